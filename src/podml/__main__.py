@@ -1,0 +1,3 @@
+from podml.cli import app
+
+app()

@@ -1,0 +1,9 @@
+"""Imports every ORM model so `Base.metadata` is complete (for Alembic and test databases)."""
+
+from podml.auth.models import User
+from podml.configurations.models import Configuration
+from podml.database import Base
+from podml.datasets.models import Dataset
+from podml.jobs.models import TrainingJob
+
+__all__ = ["Base", "Configuration", "Dataset", "TrainingJob", "User"]

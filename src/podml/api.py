@@ -1,0 +1,44 @@
+"""The one router aggregator. Every route requires a signed-in caller unless listed in PUBLIC_ROUTES.
+
+Public routes are mounted on `public`; everything else on `authenticated`, whose router-level
+dependency resolves the caller. `tests/test_route_auth.py` walks the app's routes to prove it.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from podml.auth import router as auth_router
+from podml.configurations import router as configuration_router
+from podml.datasets import router as dataset_router
+from podml.deps import get_current_principal
+from podml.health import router as health_router
+from podml.storage import router as file_router
+
+# (method, path) pairs reachable without a bearer token, and why.
+PUBLIC_ROUTES: dict[tuple[str, str], str] = {
+    ("POST", "/api/auth/register"): "creating an account",
+    ("POST", "/api/auth/login"): "signing in",
+    ("GET", "/api/auth/email-exists"): "the sign-up form's check (rate limited)",
+    ("GET", "/api/config"): "what the UI needs before sign-in",
+    ("GET", "/healthz"): "liveness probe",
+    ("GET", "/readyz"): "readiness probe",
+    ("GET", "/metrics"): "Prometheus scrape",
+    ("GET", "/api/files/{key:path}"): "signed URLs: the HMAC signature is the credential",
+    ("PUT", "/api/files/{key:path}"): "signed URLs: the HMAC signature is the credential",
+}
+
+public = APIRouter()
+public.include_router(health_router)
+public.include_router(auth_router.public_router)
+public.include_router(file_router.router)
+
+authenticated = APIRouter(dependencies=[Depends(get_current_principal)])
+authenticated.include_router(auth_router.router)
+authenticated.include_router(dataset_router.router)
+authenticated.include_router(configuration_router.catalog_router)
+authenticated.include_router(configuration_router.router)
+
+api_router = APIRouter()
+api_router.include_router(public)
+api_router.include_router(authenticated)

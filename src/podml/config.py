@@ -1,0 +1,128 @@
+"""Settings: every knob is a `PODML_*` environment variable (or a `.env` line).
+
+Production refuses unsafe values at start-up with a message naming the setting, in the manner of
+full-stack-fastapi-template's `core/config.py`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - refused outside development
+GIB = 1024**3
+
+
+class UnsafeSettingsError(ValueError):
+    """A setting that is fine on a laptop but refused in production."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PODML_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "production"] = "development"
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
+
+    # Where the API listens, and the address that signed URLs (and so jobs and pods) use to reach it.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+
+    # Data: the database and the local storage folder.
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    database_echo: bool = False
+
+    # Auth.
+    auth_mode: Literal["local", "cognito"] = "local"
+    access_token_expire_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    allow_registration: bool = True
+    allow_debug_sub: bool = False
+    email_exists_per_minute: int = Field(default=20, ge=1)
+    # Where rate-limit counters live: memory (one process) or e.g. async+redis://host:6379 (replicas).
+    rate_limit_storage_uri: str = "async+memory://"
+    cognito_region: str = "us-east-1"
+    cognito_user_pool_id: str = ""
+    cognito_client_id: str = ""
+    cognito_jwks_url: str = ""
+    cognito_endpoint_url: str = ""
+    cognito_admin_group: str = "admin"
+
+    # Storage.
+    storage_backend: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str = ""
+    # The endpoint written into presigned URLs (what a job or pod can reach); defaults to s3_endpoint_url.
+    s3_public_endpoint_url: str = ""
+    s3_create_bucket: bool = False
+    s3_bucket: str = "podml"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: SecretStr = SecretStr("")
+    signed_url_ttl_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+
+    # Datasets.
+    max_upload_bytes: int = Field(default=GIB, ge=1)
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            if value.startswith("["):
+                import json
+
+                return json.loads(value)
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _derive_and_refuse(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'podml.db').as_posix()}"
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        self.public_url = self.public_url.rstrip("/")
+        if self.auth_mode == "cognito" and not (self.cognito_user_pool_id and self.cognito_client_id):
+            raise UnsafeSettingsError(
+                "PODML_AUTH_MODE=cognito needs PODML_COGNITO_USER_POOL_ID and PODML_COGNITO_CLIENT_ID"
+            )
+        if self.env == "production":
+            problems = []
+            if self.secret_key.get_secret_value() == DEFAULT_SECRET_KEY:
+                problems.append("PODML_SECRET_KEY is the development default; set a long random value")
+            elif len(self.secret_key.get_secret_value()) < 32:
+                problems.append("PODML_SECRET_KEY must be at least 32 characters in production")
+            if self.allow_debug_sub:
+                problems.append("PODML_ALLOW_DEBUG_SUB=true lets anyone pick a user; it is refused")
+            if problems:
+                raise UnsafeSettingsError("unsafe production settings: " + "; ".join(problems))
+        return self
+
+    @property
+    def cognito_issuer(self) -> str:
+        return f"https://cognito-idp.{self.cognito_region}.amazonaws.com/{self.cognito_user_pool_id}"
+
+    @property
+    def resolved_jwks_url(self) -> str:
+        return self.cognito_jwks_url or f"{self.cognito_issuer}/.well-known/jwks.json"
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.data_dir / "objects"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,86 @@
+"""`create_app()`: settings, database, storage, auth and routers, with migrations on start-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from podml import __version__
+from podml.api import api_router
+from podml.config import Settings, get_settings
+from podml.database import create_engine, create_sessionmaker
+from podml.errors import install_error_handlers
+from podml.migrations import upgrade_to_head
+from podml.observability import MetricsMiddleware
+from podml.storage import StorageError, build_storage
+
+log = logging.getLogger(__name__)
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Stable operation ids (`datasets-list_datasets`) for the generated TypeScript client."""
+    tag = route.tags[0] if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+        if migrate:
+            await upgrade_to_head(app.state.engine)
+        try:
+            await app.state.storage.ping()
+        except StorageError as exc:
+            log.error("storage is not ready (the API starts, /readyz reports it): %s", exc)
+        yield
+        await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="PodML",
+        version=__version__,
+        description="From a CSV to a live, autoscaled prediction endpoint.",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.engine = create_engine(settings.database_url, echo=settings.database_echo)
+    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.storage = build_storage(settings)
+    app.state.rate_limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage_uri))
+    app.state.token_verifier = None
+    app.state.email_directory = None
+    if settings.auth_mode == "cognito":
+        from podml.auth.cognito import service_from_settings, verifier_from_settings
+
+        app.state.token_verifier = verifier_from_settings(settings)
+        app.state.email_directory = service_from_settings(settings)
+
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "X-Debug-Sub"],
+        )
+    app.include_router(api_router)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,66 @@
+"""Shared fixtures: one app per database back end (SQLite and PostgreSQL), and an API client.
+
+Each back end gets its own freshly migrated database for the whole run; tests stay independent by
+signing up new users (every resource is scoped by owner), so a database is never shared across runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from podml.config import Settings
+from podml.main import create_app
+from tests.support.api import Api
+from tests.support.databases import database_url
+
+# One moto server for the whole run (Cognito fixtures: moto_server, moto_cognito, aws_dummy_credentials).
+pytest_plugins = ["tests.support.moto_server"]
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def make_settings(data_dir: Path, db_url: str, **overrides: object) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=data_dir,
+        database_url=db_url,
+        secret_key="test-secret-key-that-is-long-enough-0123456789",  # type: ignore[arg-type]
+        email_exists_per_minute=1000,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+async def db_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    async with database_url(backend, tmp_path_factory.mktemp(f"db-{backend}")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def app(db_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FastAPI]:
+    settings = make_settings(tmp_path_factory.mktemp(f"data-{backend}"), db_url)
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient) -> Api:
+    return Api(client)
