@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,20 +19,21 @@ from podml.main import create_app
 from tests.support.api import Api
 from tests.support.databases import database_url
 
-# One moto server for the whole run (Cognito fixtures: moto_server, moto_cognito, aws_dummy_credentials).
-pytest_plugins = ["tests.support.moto_server"]
+# One moto server (Cognito: moto_server, moto_cognito, aws_dummy_credentials) and one rclone S3
+# server (rclone_s3) for the whole run.
+pytest_plugins = ["tests.support.moto_server", "tests.support.rclone"]
 
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def make_settings(data_dir: Path, db_url: str, **overrides: object) -> Settings:
+def make_settings(data_dir: Path, db_url: str, **overrides: Any) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         data_dir=data_dir,
         database_url=db_url,
-        secret_key="test-secret-key-that-is-long-enough-0123456789",  # type: ignore[arg-type]
+        secret_key="test-secret-key-that-is-long-enough-0123456789",
         email_exists_per_minute=1000,
-        **overrides,  # type: ignore[arg-type]
+        **overrides,
     )
 
 

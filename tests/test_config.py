@@ -14,7 +14,7 @@ STRONG = "x" * 48
 
 
 def settings(**values: object) -> Settings:
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg,arg-type]
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 def test_embedded_defaults() -> None:

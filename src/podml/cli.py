@@ -14,7 +14,7 @@ from podml.config import Settings
 app = typer.Typer(help="PodML: from a CSV to a live, autoscaled prediction endpoint.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage built-in accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -17,6 +17,8 @@ IRIS = """sepal_length,sepal_width,species,measured_on,verified
 4.9,,setosa,2024-01-03,false
 6.3,3.3,virginica,2024-02-01,true
 5.8,2.7,versicolor,,true
+6.0,2.2,versicolor,2024-02-03,false
+6.4,3.1,virginica,2024-02-04,true
 """
 
 
@@ -35,7 +37,7 @@ async def test_upload_infers_schema(api: Api) -> None:
     body = await api.dataset(user, IRIS, filename="iris.csv")
     assert body["name"] == "iris"
     assert body["filename"] == "iris.csv"
-    assert body["row_count"] == 4
+    assert body["row_count"] == 6
     assert body["size_bytes"] == len(IRIS.encode())
     assert body["delimiter"] == ","
     columns = {c["name"]: c for c in body["columns"]}
@@ -143,9 +145,9 @@ async def test_another_users_dataset_is_invisible(api: Api, client: httpx.AsyncC
     alice, bob = await api.new_user(), await api.new_user()
     dataset = await api.dataset(alice, IRIS)
     for method, suffix in [("GET", ""), ("GET", "/preview"), ("DELETE", ""), ("PATCH", "")]:
-        kwargs = {"json": {"name": "mine now"}} if method == "PATCH" else {}
+        body = {"name": "mine now"} if method == "PATCH" else None
         response = await client.request(
-            method, f"/api/datasets/{dataset['id']}{suffix}", headers=bob.headers, **kwargs
+            method, f"/api/datasets/{dataset['id']}{suffix}", headers=bob.headers, json=body
         )
         assert response.status_code == 404, (method, suffix)
     assert (await client.get("/api/datasets", headers=bob.headers)).json() == {"items": [], "total": 0}

@@ -7,7 +7,7 @@ import re
 import httpx
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from podml.api import PUBLIC_ROUTES
 from podml.deps import get_current_principal
@@ -19,12 +19,13 @@ def _requires_auth(dependant: Dependant) -> bool:
     return any(dep.call is get_current_principal or _requires_auth(dep) for dep in dependant.dependencies)
 
 
-def _api_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
+def _api_routes(app: FastAPI) -> list[tuple[str, str, Dependant]]:
+    """(method, full path, effective dependant) of every API route, included routers flattened."""
     return [
-        (method, route.path, route)
-        for route in app.routes
-        if isinstance(route, APIRoute)
-        for method in sorted(route.methods)
+        (method, str(context.path), context.dependant)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, APIRoute)
+        for method in sorted(context.methods or ())
     ]
 
 
@@ -37,10 +38,8 @@ def test_public_list_matches_real_routes(app: FastAPI) -> None:
 def test_every_other_route_depends_on_the_caller(app: FastAPI) -> None:
     unguarded = [
         f"{method} {path}"
-        for method, path, route in _api_routes(app)
-        if (method, path) not in PUBLIC_ROUTES
-        and path not in DOC_ROUTES
-        and not _requires_auth(route.dependant)
+        for method, path, dependant in _api_routes(app)
+        if (method, path) not in PUBLIC_ROUTES and path not in DOC_ROUTES and not _requires_auth(dependant)
     ]
     assert not unguarded, f"routes without authentication: {unguarded}"
     assert len(_api_routes(app)) > len(PUBLIC_ROUTES) + 5

@@ -59,7 +59,9 @@ def test_cognito_id_tokens_sign_users_in(moto_cognito: MotoCognito, tmp_path: Pa
             assert response.status_code == 401, (case, response.text)
 
         # Built-in accounts are off in Cognito mode.
-        assert http.post("/api/auth/login", json={"email": "a@b.co", "password": "whatever1"}).status_code == 400
+        assert (
+            http.post("/api/auth/login", json={"email": "a@b.co", "password": "whatever1"}).status_code == 400
+        )
 
         exists = http.get("/api/auth/email-exists", params={"email": "ada@example.com"})
         assert exists.status_code == 200, exists.text

@@ -17,7 +17,7 @@ from tests.support.databases import database_url
 from tests.support.server import RunningServer, podml_command, podml_serve
 
 SECRET = "e2e-secret-key-which-is-definitely-long-enough"
-CSV = "x,colour,y\n1,red,5\n2,blue,8\n3,red,11\n4,green,14\n"
+CSV = "x,colour,y\n1,red,5\n2,blue,8\n3,red,11\n4,blue,14\n5,red,17\n"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

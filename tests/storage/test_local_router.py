@@ -15,8 +15,9 @@ from podml.storage.local import LocalStorage
 from podml.storage.router import router as files_router
 from podml.storage.s3 import S3Storage
 from podml.storage.signing import SignatureExpiredError, SignatureMismatchError, UrlSigner
-from tests.storage.conftest import SECRET_KEY, FilesServer, RcloneS3, make_settings, mount
+from tests.storage.conftest import SECRET_KEY, FilesServer, make_settings, mount
 from tests.storage.test_signed_urls import tamper_query
+from tests.support.rclone import RcloneS3
 
 
 def _query(url: str) -> dict[str, str]:

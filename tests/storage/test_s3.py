@@ -10,7 +10,8 @@ import pytest
 from podml.storage import ObjectNotFoundError, StorageError
 from podml.storage import s3 as s3_module
 from podml.storage.s3 import S3Storage
-from tests.storage.conftest import RcloneS3, free_port
+from tests.support.rclone import RcloneS3
+from tests.support.server import free_port
 
 LEAKY_SECRET = "wrong-secret-MUST-NOT-LEAK-7f3a9c"
 

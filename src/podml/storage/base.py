@@ -71,7 +71,5 @@ class Storage(abc.ABC):
         """Delete every object under `prefix` (which must end with '/'); returns how many."""
 
     @abc.abstractmethod
-    def signed_url(
-        self, key: str, method: Method, expires_in: int, content_type: str | None = None
-    ) -> str:
+    def signed_url(self, key: str, method: Method, expires_in: int, content_type: str | None = None) -> str:
         """A URL that allows exactly `method` on `key` until it expires, with no other credential."""
