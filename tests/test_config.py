@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -65,7 +66,7 @@ def test_cognito_mode_needs_pool_and_client() -> None:
     assert s.resolved_jwks_url == s.cognito_issuer + "/.well-known/jwks.json"
 
 
-def test_serve_refuses_unsafe_production_settings_with_a_clear_message(tmp_path: object) -> None:
+def test_serve_refuses_unsafe_production_settings_with_a_clear_message(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "podml", "serve"],
         env={"PODML_ENV": "production", "PODML_ALLOW_DEBUG_SUB": "true", "PATH": "/usr/bin:/bin"},
@@ -78,3 +79,18 @@ def test_serve_refuses_unsafe_production_settings_with_a_clear_message(tmp_path:
     assert result.returncode != 0
     assert "PODML_SECRET_KEY is the development default" in result.stderr
     assert "PODML_ALLOW_DEBUG_SUB=true" in result.stderr
+
+
+def test_development_default_secret_becomes_a_private_random_key(tmp_path: Path) -> None:
+    first = settings(data_dir=tmp_path)
+    first.ensure_secret_key()
+    key = first.secret_key.get_secret_value()
+    assert key != DEFAULT_SECRET_KEY
+    assert len(key) >= 32
+    assert (tmp_path / ".secret_key").stat().st_mode & 0o777 == 0o600
+    again = settings(data_dir=tmp_path)
+    again.ensure_secret_key()
+    assert again.secret_key.get_secret_value() == key  # tokens survive a restart
+    explicit = settings(data_dir=tmp_path / "other", secret_key=STRONG)
+    explicit.ensure_secret_key()
+    assert explicit.secret_key.get_secret_value() == STRONG

@@ -6,6 +6,8 @@ full-stack-fastapi-template's `core/config.py`.
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -105,6 +107,23 @@ class Settings(BaseSettings):
             if problems:
                 raise UnsafeSettingsError("unsafe production settings: " + "; ".join(problems))
         return self
+
+    def ensure_secret_key(self) -> None:
+        """In development, replace the well-known default with a random key kept in the data folder.
+
+        Tokens and signed URLs then survive restarts, and a laptop instance that is reached from
+        the network does not accept tokens forged with the published default. Production never gets
+        here with the default: the validator above refuses it.
+        """
+        if self.secret_key.get_secret_value() != DEFAULT_SECRET_KEY:
+            return
+        path = self.data_dir / ".secret_key"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        self.secret_key = SecretStr(path.read_text().strip())
 
     @property
     def cognito_issuer(self) -> str:
