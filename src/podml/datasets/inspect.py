@@ -34,13 +34,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from podml.tabular import BOOLEAN_TOKENS as BOOLEAN_TOKENS  # re-exported
+from podml.tabular import NA_TOKENS as NA_TOKENS  # re-exported
+
 DELIMITERS: Final = (",", ";", "\t", "|")
-NA_TOKENS: Final = frozenset(
-    variant
-    for token in ("", "NA", "N/A", "null", "NaN", "None")
-    for variant in (token, token.lower(), token.upper(), token.title())
-)
-BOOLEAN_TOKENS: Final = frozenset({"true", "false", "yes", "no", "t", "f", "y", "n"})
 DATETIME_PATTERN: Final = (
     r"^\d{4}[-/](0?[1-9]|1[0-2])[-/](0?[1-9]|[12]\d|3[01])"
     r"([T ]([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d([.,]\d{1,9})?)?\s*(Z|[+-]\d{2}(:?\d{2})?)?)?$"
