@@ -33,7 +33,8 @@ def make_settings(data_dir: Path, db_url: str, **overrides: Any) -> Settings:
         database_url=db_url,
         secret_key="test-secret-key-that-is-long-enough-0123456789",
         email_exists_per_minute=1000,
-        **overrides,
+        # Only the `live` fixture (tests/jobs) runs a reconciler: two on one database would race.
+        **{"run_reconciler": False, **overrides},
     )
 
 

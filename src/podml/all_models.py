@@ -5,5 +5,6 @@ from podml.configurations.models import Configuration
 from podml.database import Base
 from podml.datasets.models import Dataset
 from podml.jobs.models import TrainingJob
+from podml.registry.models import Model, ModelVersion
 
-__all__ = ["Base", "Configuration", "Dataset", "TrainingJob", "User"]
+__all__ = ["Base", "Configuration", "Dataset", "Model", "ModelVersion", "TrainingJob", "User"]

@@ -13,6 +13,8 @@ from podml.configurations import router as configuration_router
 from podml.datasets import router as dataset_router
 from podml.deps import get_current_principal
 from podml.health import router as health_router
+from podml.jobs import router as job_router
+from podml.registry import router as registry_router
 from podml.storage import router as file_router
 
 # (method, path) pairs reachable without a bearer token, and why.
@@ -38,6 +40,10 @@ authenticated.include_router(auth_router.router)
 authenticated.include_router(dataset_router.router)
 authenticated.include_router(configuration_router.catalog_router)
 authenticated.include_router(configuration_router.router)
+# After the catalog: GET /api/models/catalog must match before GET /api/models/{model_id}.
+authenticated.include_router(registry_router.router)
+authenticated.include_router(registry_router.version_router)
+authenticated.include_router(job_router.router)
 
 api_router = APIRouter()
 api_router.include_router(public)

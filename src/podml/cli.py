@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from podml import __version__
+from podml.cli_train import train
 from podml.config import Settings
 
 app = typer.Typer(help="PodML: from a CSV to a live, autoscaled prediction endpoint.", no_args_is_help=True)
@@ -60,6 +62,25 @@ def serve(
         log_level=log_level.lower(),
         proxy_headers=True,
     )
+
+
+@app.command()
+def worker(log_level: Annotated[str, typer.Option(help="Log level")] = "info") -> None:
+    """Run only the reconciler (training jobs), e.g. as extra replicas beside `podml serve`."""
+    settings = load_settings(run_reconciler=True)
+    from podml.main import create_app
+    from podml.observability import configure_logging
+
+    configure_logging(log_level.upper())
+    application = create_app(settings)
+
+    async def run() -> None:
+        async with application.router.lifespan_context(application):
+            await asyncio.Event().wait()
+
+    console.print(f"PodML worker (executor: {settings.executor})")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
 
 
 @app.command()
@@ -133,6 +154,9 @@ def user_create(
         console.print(f"[red]{exc.detail}[/]")
         raise typer.Exit(1) from exc
     console.print(f"created {'admin' if admin else 'user'} {data.email} (sub {sub})")
+
+
+app.command()(train)
 
 
 @app.command()

@@ -71,6 +71,19 @@ class Settings(BaseSettings):
     # Datasets.
     max_upload_bytes: int = Field(default=GIB, ge=1)
 
+    # Training jobs: where they run, how often the reconciler looks, and the limits it enforces.
+    executor: Literal["local", "kubernetes"] = "local"
+    run_reconciler: bool = True
+    reconcile_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    reconcile_busy_interval_seconds: float = Field(default=0.2, gt=0, le=60)
+    max_concurrent_jobs: int = Field(default=4, ge=1)
+    max_concurrent_jobs_per_user: int = Field(default=2, ge=1)
+    user_cpu_quota: str = "2"
+    user_memory_quota: str = "4Gi"
+    max_job_cpu: str = "2"
+    max_job_memory: str = "4Gi"
+    max_job_timeout_seconds: int = Field(default=24 * 3600, ge=1)
+
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("cors_origins", mode="before")
@@ -140,6 +153,10 @@ class Settings(BaseSettings):
     @property
     def tmp_dir(self) -> Path:
         return self.data_dir / "tmp"
+
+    @property
+    def executions_dir(self) -> Path:
+        return self.data_dir / "executions"
 
 
 @lru_cache

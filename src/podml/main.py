@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +20,8 @@ from podml.api import api_router
 from podml.config import Settings, get_settings
 from podml.database import create_engine, create_sessionmaker
 from podml.errors import install_error_handlers
+from podml.executors.factory import build_executor
+from podml.executors.reconciler import Reconciler
 from podml.migrations import upgrade_to_head
 from podml.observability import MetricsMiddleware
 from podml.storage import StorageError, build_storage
@@ -45,8 +49,22 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             await app.state.storage.ping()
         except StorageError as exc:
             log.error("storage is not ready (the API starts, /readyz reports it): %s", exc)
-        yield
-        await app.state.engine.dispose()
+        task = None
+        if settings.run_reconciler:
+            try:
+                await app.state.executor.prepare()
+            except Exception as exc:
+                log.warning("executor warm-up failed; jobs start cold: %s", exc)
+            task = asyncio.create_task(app.state.reconciler.run())
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await app.state.executor.close()
+            await app.state.engine.dispose()
 
     app = FastAPI(
         title="PodML",
@@ -59,6 +77,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.engine = create_engine(settings.database_url, echo=settings.database_echo)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     app.state.storage = build_storage(settings)
+    app.state.executor = build_executor(settings)
+    app.state.reconciler = Reconciler(
+        engine=app.state.engine,
+        sessionmaker=app.state.sessionmaker,
+        storage=app.state.storage,
+        executor=app.state.executor,
+        settings=settings,
+    )
     app.state.rate_limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage_uri))
     app.state.token_verifier = None
     app.state.email_directory = None

@@ -37,8 +37,10 @@ def podml_command(*args: str) -> list[str]:
 
 
 @contextmanager
-def podml_serve(data_dir: Path, env: dict[str, str], timeout: float = 60) -> Iterator[RunningServer]:
-    port = free_port()
+def podml_serve(
+    data_dir: Path, env: dict[str, str], timeout: float = 60, port: int | None = None
+) -> Iterator[RunningServer]:
+    port = port or free_port()
     full_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PODML_")},
         "PODML_DATA_DIR": str(data_dir),

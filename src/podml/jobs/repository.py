@@ -3,11 +3,48 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podml.jobs.models import FINAL_STATUSES, TrainingJob
+
+
+async def get(session: AsyncSession, owner_sub: str, job_id: uuid.UUID) -> TrainingJob | None:
+    stmt = select(TrainingJob).where(TrainingJob.id == job_id, TrainingJob.owner_sub == owner_sub)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_all(
+    session: AsyncSession,
+    owner_sub: str,
+    *,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    configuration_id: uuid.UUID | None = None,
+) -> tuple[Sequence[TrainingJob], int]:
+    where = [TrainingJob.owner_sub == owner_sub]
+    if status is not None:
+        where.append(TrainingJob.status == status)
+    if configuration_id is not None:
+        where.append(TrainingJob.configuration_id == configuration_id)
+    total = (await session.execute(select(func.count()).where(*where))).scalar_one()
+    stmt = (
+        select(TrainingJob)
+        .where(*where)
+        .order_by(TrainingJob.created_at.desc(), TrainingJob.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return (await session.execute(stmt)).scalars().all(), int(total)
+
+
+async def create(session: AsyncSession, job: TrainingJob) -> TrainingJob:
+    session.add(job)
+    await session.flush()
+    return job
 
 
 async def count_active_for_configuration(session: AsyncSession, configuration_id: uuid.UUID) -> int:
@@ -16,3 +53,13 @@ async def count_active_for_configuration(session: AsyncSession, configuration_id
         TrainingJob.status.not_in(FINAL_STATUSES),
     )
     return int((await session.execute(stmt)).scalar_one())
+
+
+async def list_by_status(session: AsyncSession, status: str) -> Sequence[TrainingJob]:
+    """Every job in `status`, oldest first (the scheduler's view, across owners)."""
+    stmt = (
+        select(TrainingJob)
+        .where(TrainingJob.status == status)
+        .order_by(TrainingJob.created_at, TrainingJob.id)
+    )
+    return (await session.execute(stmt)).scalars().all()
