@@ -165,7 +165,7 @@ def supervise_forked(
             os.chdir(job_dir / "work")
             os.environ.clear()
             os.environ.update(env)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the target may install its own
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = target(env)
         except SystemExit as exc:

@@ -34,6 +34,8 @@ class Zygote:
                 "OMP_NUM_THREADS": "1",
                 "OPENBLAS_NUM_THREADS": "1",
                 "MKL_NUM_THREADS": "1",
+                # As `python -m podml.trainer` does: read by numpy when the zygote imports it.
+                "NUMPY_MADVISE_HUGEPAGE": "0",
             }
         )
         return env

@@ -32,6 +32,8 @@ def _preload() -> Any:
     run.preload()
 
     def target(env: dict[str, str]) -> int:
+        # As `python -m podml.trainer`: SIGTERM unwinds main(), which removes its temporary files.
+        signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
         # Thread pools were sized when the zygote imported them; size them for this job's CPUs.
         with threadpool_limits(limits=max(1, int(env.get("OMP_NUM_THREADS", "1")))):
             return run.main(env)
