@@ -8,12 +8,12 @@ nothing but a throwaway test database.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, Uuid, event
+from sqlalchemy import DateTime, MetaData, Select, TypeDecorator, Uuid, event, func, select
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -92,3 +92,15 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     async with maker() as session:
         yield session
+
+
+T = TypeVar("T")
+
+
+async def fetch_page(
+    session: AsyncSession, stmt: Select[T], *, limit: int, offset: int
+) -> tuple[Sequence[T], int]:
+    """One page of `stmt`'s rows and the total number of rows it matches (for list endpoints)."""
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    rows = (await session.execute(stmt.limit(limit).offset(offset))).scalars().all()
+    return rows, int(total or 0)

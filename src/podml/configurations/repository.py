@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podml.configurations.models import Configuration
+from podml.database import fetch_page
 
 
 async def get(session: AsyncSession, owner_sub: str, configuration_id: uuid.UUID) -> Configuration | None:
@@ -29,15 +30,8 @@ async def get_all(
     where = [Configuration.owner_sub == owner_sub]
     if dataset_id is not None:
         where.append(Configuration.dataset_id == dataset_id)
-    total = (await session.execute(select(func.count()).where(*where))).scalar_one()
-    stmt = (
-        select(Configuration)
-        .where(*where)
-        .order_by(Configuration.created_at.desc(), Configuration.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return (await session.execute(stmt)).scalars().all(), int(total)
+    stmt = select(Configuration).where(*where).order_by(Configuration.created_at.desc(), Configuration.id)
+    return await fetch_page(session, stmt, limit=limit, offset=offset)
 
 
 async def names_using_dataset(session: AsyncSession, owner_sub: str, dataset_id: uuid.UUID) -> list[str]:

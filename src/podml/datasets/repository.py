@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from podml.database import fetch_page
 from podml.datasets.models import Dataset
 
 
@@ -20,15 +21,8 @@ async def get_all(
     session: AsyncSession, owner_sub: str, *, limit: int, offset: int
 ) -> tuple[Sequence[Dataset], int]:
     where = Dataset.owner_sub == owner_sub
-    total = (await session.execute(select(func.count()).where(where))).scalar_one()
-    stmt = (
-        select(Dataset)
-        .where(where)
-        .order_by(Dataset.created_at.desc(), Dataset.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return (await session.execute(stmt)).scalars().all(), int(total)
+    stmt = select(Dataset).where(where).order_by(Dataset.created_at.desc(), Dataset.id)
+    return await fetch_page(session, stmt, limit=limit, offset=offset)
 
 
 async def create(session: AsyncSession, dataset: Dataset) -> Dataset:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from podml.database import fetch_page
 from podml.jobs.models import FINAL_STATUSES, TrainingJob
 
 
@@ -30,15 +31,8 @@ async def get_all(
         where.append(TrainingJob.status == status)
     if configuration_id is not None:
         where.append(TrainingJob.configuration_id == configuration_id)
-    total = (await session.execute(select(func.count()).where(*where))).scalar_one()
-    stmt = (
-        select(TrainingJob)
-        .where(*where)
-        .order_by(TrainingJob.created_at.desc(), TrainingJob.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return (await session.execute(stmt)).scalars().all(), int(total)
+    stmt = select(TrainingJob).where(*where).order_by(TrainingJob.created_at.desc(), TrainingJob.id)
+    return await fetch_page(session, stmt, limit=limit, offset=offset)
 
 
 async def create(session: AsyncSession, job: TrainingJob) -> TrainingJob:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from podml.database import fetch_page
 from podml.registry.models import Model, ModelVersion
 
 
@@ -27,9 +28,8 @@ async def get_all(
     where = [Model.owner_sub == owner_sub]
     if name is not None:
         where.append(Model.name == name)
-    total = (await session.execute(select(func.count()).where(*where))).scalar_one()
-    stmt = select(Model).where(*where).order_by(Model.created_at.desc(), Model.id).limit(limit).offset(offset)
-    return (await session.execute(stmt)).scalars().all(), int(total)
+    stmt = select(Model).where(*where).order_by(Model.created_at.desc(), Model.id)
+    return await fetch_page(session, stmt, limit=limit, offset=offset)
 
 
 async def create(session: AsyncSession, model: Model) -> Model:
@@ -52,15 +52,8 @@ async def get_versions(
     session: AsyncSession, owner_sub: str, model_id: uuid.UUID, *, limit: int, offset: int
 ) -> tuple[Sequence[ModelVersion], int]:
     where = [ModelVersion.model_id == model_id, ModelVersion.owner_sub == owner_sub]
-    total = (await session.execute(select(func.count()).where(*where))).scalar_one()
-    stmt = (
-        select(ModelVersion)
-        .where(*where)
-        .order_by(ModelVersion.version_number.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return (await session.execute(stmt)).scalars().all(), int(total)
+    stmt = select(ModelVersion).where(*where).order_by(ModelVersion.version_number.desc())
+    return await fetch_page(session, stmt, limit=limit, offset=offset)
 
 
 async def next_version_number(session: AsyncSession, model_id: uuid.UUID) -> int:
