@@ -340,3 +340,22 @@ async def test_received_upload_cleanup(tmp_dir: Path) -> None:
     received.cleanup()
     received.cleanup()  # idempotent
     assert leftovers(tmp_dir) == []
+
+
+async def test_a_text_field_may_arrive_as_a_small_file(tmp_dir: Path) -> None:
+    """`curl -F model=@model.joblib -F requirements=@requirements.txt`: the second part is text."""
+    app = make_app(
+        tmp_dir, max_bytes=100, file_field="model", text_fields={"requirements"}, max_text_bytes=64
+    )
+    requirements = b"numpy>=1.20\nscikit-learn\n"
+    ok = await post(
+        app,
+        body(part("model", b"\x80\x04pickled", "model.joblib"), part("requirements", requirements, "r.txt")),
+    )
+    assert ok.status_code == 200
+    assert ok.json()["fields"] == {"requirements": requirements.decode()}
+    assert ok.json()["filename"] == "model.joblib"
+    too_long = await post(app, body(part("model", b"x", "m"), part("requirements", b"x" * 65, "r.txt")))
+    assert too_long.status_code == 422
+    assert "longer than 64 bytes" in too_long.json()["detail"]
+    assert leftovers(tmp_dir) == []

@@ -57,10 +57,12 @@ async def receive_upload(
     max_bytes: int,
     tmp_dir: Path,
     text_fields: Set[str] = DEFAULT_TEXT_FIELDS,
+    max_text_bytes: int = MAX_TEXT_FIELD_BYTES,
 ) -> ReceivedUpload:
     """Stream the part named `file_field` of a multipart/form-data body into a file in `tmp_dir`.
 
-    Text parts named in `text_fields` are returned in `fields`; other text parts are ignored.
+    Parts named in `text_fields` are returned in `fields` (also when sent as a small file, such as
+    a `requirements.txt`), up to `max_text_bytes` each; other text parts are ignored.
     Raises `UploadError`: 415 when the body is not multipart/form-data, 413 when the file is larger
     than `max_bytes` (or the whole body larger than `max_bytes + FORM_OVERHEAD`), 422 when the file
     part is missing, a second file is sent or a text field is invalid, 400 for a malformed or
@@ -72,7 +74,9 @@ async def receive_upload(
     boundary = options.get(b"boundary")
     if not boundary:
         raise UploadError(400, "the multipart/form-data content type has no boundary")
-    body_limit = max_bytes + FORM_OVERHEAD
+    # FORM_OVERHEAD already covers text fields of the default size; larger ones widen it.
+    extra_text = max(0, max_text_bytes - MAX_TEXT_FIELD_BYTES) * len(text_fields)
+    body_limit = max_bytes + FORM_OVERHEAD + extra_text
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -81,7 +85,7 @@ async def receive_upload(
             raise _too_large(max_bytes)
 
     tmp = await anyio.to_thread.run_sync(_create_temporary, tmp_dir)
-    receiver = _Receiver(file_field, text_fields, max_bytes, tmp)
+    receiver = _Receiver(file_field, text_fields, max_bytes, tmp, max_text_bytes)
     parser = MultipartParser(boundary, receiver.callbacks())
     received = 0
     try:
@@ -133,8 +137,11 @@ def _discard(tmp: IO[bytes]) -> None:
 class _Receiver:
     """The parser's callbacks: route each part's bytes to the file, a text field, or nowhere."""
 
-    def __init__(self, file_field: str, text_fields: Set[str], max_bytes: int, tmp: IO[bytes]) -> None:
+    def __init__(
+        self, file_field: str, text_fields: Set[str], max_bytes: int, tmp: IO[bytes], max_text_bytes: int
+    ) -> None:
         self.file_field, self.text_fields, self.max_bytes, self.tmp = file_field, text_fields, max_bytes, tmp
+        self.max_text_bytes = max_text_bytes
         self.fields: dict[str, str] = {}
         self.filename: str | None = None
         self.file_seen = self.ended = False
@@ -175,7 +182,10 @@ class _Receiver:
         _, options = parse_options_header(self._headers.get("content-disposition"))
         self._name = options.get(b"name", b"").decode("utf-8", "replace")
         filename = options.get(b"filename")
-        if self._name == self.file_field or filename is not None:
+        if self._name in self.text_fields and self._name != self.file_field:
+            self._kind = "text"
+            self._text.clear()
+        elif self._name == self.file_field or filename is not None:
             if self._name != self.file_field:
                 raise UploadError(
                     422, f"unexpected file in field {self._name!r}: send it as {self.file_field!r}"
@@ -186,9 +196,6 @@ class _Receiver:
             if filename:
                 base = filename.decode("utf-8", "replace").replace("\\", "/").rsplit("/", 1)[-1]
                 self.filename = base.strip() or None
-        elif self._name in self.text_fields:
-            self._kind = "text"
-            self._text.clear()
         else:
             self._kind = "skip"
 
@@ -201,8 +208,8 @@ class _Receiver:
             self.buffered += end - start
         elif self._kind == "text":
             self._text.extend(data[start:end])
-            if len(self._text) > MAX_TEXT_FIELD_BYTES:
-                raise UploadError(422, f"field {self._name!r} is longer than {MAX_TEXT_FIELD_BYTES} bytes")
+            if len(self._text) > self.max_text_bytes:
+                raise UploadError(422, f"field {self._name!r} is longer than {self.max_text_bytes} bytes")
 
     def _on_part_end(self) -> None:
         if self._kind == "text":
