@@ -1,14 +1,16 @@
-"""Model registry routes: models and their versions (uploads come with the serving issue)."""
+"""Model registry routes: models, their versions, and version uploads."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from podml.deps import CurrentUser, SessionDep
-from podml.registry import service
+from podml.datasets.upload import UploadError, receive_upload
+from podml.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from podml.errors import DomainError
+from podml.registry import service, uploads
 from podml.registry.schemas import (
     ModelCreate,
     ModelPage,
@@ -61,6 +63,63 @@ async def list_model_versions(
         session, principal, model_id, limit=page.limit, offset=page.offset
     )
     return ModelVersionPage(items=[ModelVersionRead.model_validate(v) for v in items], total=total)
+
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["model"],
+                    "properties": {
+                        "model": {"type": "string", "format": "binary", "description": "model.joblib"},
+                        "requirements": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "requirements.txt (optional): packages the model needs",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/{model_id}/versions", status_code=201, response_model=ModelVersionRead, openapi_extra=_UPLOAD_BODY
+)
+async def upload_model_version(
+    model_id: uuid.UUID,
+    request: Request,
+    principal: CurrentUser,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+) -> ModelVersionRead:
+    """Upload `model.joblib` (+ `requirements.txt`); the version is `building` until a server loads it."""
+    await service.get(session, principal, model_id)  # 404 before reading a large body
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        received = await receive_upload(
+            request,
+            file_field="model",
+            max_bytes=settings.max_upload_bytes,
+            tmp_dir=settings.tmp_dir,
+            text_fields={"requirements"},
+            max_text_bytes=uploads.MAX_REQUIREMENTS_BYTES,
+        )
+    except UploadError as exc:
+        raise DomainError(exc.detail, status_code=exc.status_code) from exc
+    try:
+        version = await uploads.upload_version(
+            session, storage, principal, model_id, received.path, received.fields.get("requirements")
+        )
+    finally:
+        received.cleanup()
+    return ModelVersionRead.model_validate(version)
 
 
 @version_router.get("/{version_id}", response_model=ModelVersionRead)
