@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     max_job_memory: str = "4Gi"
     max_job_timeout_seconds: int = Field(default=24 * 3600, ge=1)
 
+    # Model versions: building (loading an upload, installing its requirements, compiling ONNX).
+    max_concurrent_builds: int = Field(default=2, ge=1)
+    build_memory_limit: str = "2Gi"
+    build_timeout_seconds: int = Field(default=1800, ge=10)
+    # Extra pip arguments for installing a model's requirements, e.g. "--index-url https://mirror/simple".
+    requirements_pip_args: str = ""
+
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("cors_origins", mode="before")
@@ -157,6 +164,11 @@ class Settings(BaseSettings):
     @property
     def executions_dir(self) -> Path:
         return self.data_dir / "executions"
+
+    @property
+    def environments_dir(self) -> Path:
+        """Per-requirements virtual environments, shared by builds and model servers on this machine."""
+        return self.data_dir / "environments"
 
 
 @lru_cache

@@ -60,3 +60,10 @@ async def get_current_principal(
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_principal)]
+
+
+def wake_reconciler(request: Request) -> None:
+    """Ask the reconciler (when this process runs one) to act now rather than at its next pass."""
+    reconciler = getattr(request.app.state, "reconciler", None)
+    if reconciler is not None:
+        reconciler.wake()

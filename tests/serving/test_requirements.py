@@ -3,12 +3,9 @@ environments built from a wheel the test writes itself (no network: --no-index -
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import subprocess
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,29 +18,7 @@ from podml.serving.requirements import (
     parse_requirements,
     prepare_environment,
 )
-
-
-def build_wheel(folder: Path, name: str, version: str, body: str) -> Path:
-    """A minimal pure-Python wheel, zipped by hand."""
-    files = {
-        f"{name}/__init__.py": body,
-        f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{name}-{version}.dist-info/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-        ),
-    }
-    record = []
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(text.encode())}")
-    record.append(f"{name}-{version}.dist-info/RECORD,,")
-    files[f"{name}-{version}.dist-info/RECORD"] = "\n".join(record) + "\n"
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, text in files.items():
-            archive.writestr(path, text)
-    return wheel
+from tests.support.wheels import build_wheel
 
 
 @pytest.fixture(scope="module")

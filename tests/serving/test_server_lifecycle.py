@@ -197,7 +197,7 @@ def test_the_server_imports_nothing_from_the_web_side() -> None:
 def test_requirements_are_installed_then_the_server_reexecutes(
     servers: list[ServerProcess], storage: StorageServer, tmp_path: Path
 ) -> None:
-    from tests.serving.test_requirements import build_wheel
+    from tests.support.wheels import build_wheel
 
     wheels = tmp_path / "wheels"
     wheels.mkdir()

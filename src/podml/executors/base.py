@@ -20,13 +20,20 @@ def training_job_name(job_id: uuid.UUID) -> str:
     return f"train-{job_id}"
 
 
+TRAINER = "podml.trainer"
+BUILDER = "podml.serving.build"
+
+
 @dataclass(frozen=True)
 class TrainingJobSpec:
+    """A run-to-completion job: the trainer, or the builder that loads an uploaded model version."""
+
     job_id: uuid.UUID
     owner_sub: str
-    configuration_id: uuid.UUID
+    configuration_id: uuid.UUID | None
     env: dict[str, str]
     resources: Resources
+    program: str = TRAINER  # the module run as `python -m ...` (the container's entry point)
 
     @property
     def name(self) -> str:

@@ -24,7 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from podml.executors.base import Executor, Observation, Phase, TrainingJobSpec
+from podml.executors.base import TRAINER, Executor, Observation, Phase, TrainingJobSpec
 from podml.executors.warm import Zygote
 from podml.resources import cpu_cores, memory_bytes
 
@@ -91,7 +91,7 @@ class LocalExecutor(Executor):
         (job_dir / "work" / "tmp").mkdir(parents=True, exist_ok=True)
         cpus = max(1, math.ceil(cpu_cores(spec.resources.cpu_limit)))
         env = self._environment(spec, job_dir, cpus)
-        pid = await self._fork_warm(job_dir, env, spec, cpus)
+        pid = await self._fork_warm(job_dir, env, spec, cpus) if spec.program == TRAINER else None
         if pid is None:
             pid = await self._spawn_cold(job_dir, env, spec, cpus)
         started = process_start_time(pid)
@@ -124,7 +124,7 @@ class LocalExecutor(Executor):
             "--memory-bytes", str(memory_bytes(spec.resources.memory_limit)),
             "--cpus", str(cpus),
             "--timeout", str(spec.resources.timeout_seconds),
-            "--", *self.command,
+            "--", *(self.command if spec.program == TRAINER else [self.python, "-m", spec.program]),
         ]  # fmt: skip
         with open(job_dir / "log.txt", "ab") as output:  # noqa: ASYNC230 - opening for append is instant
             process = await asyncio.create_subprocess_exec(

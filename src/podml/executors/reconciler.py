@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from podml.config import Settings
 from podml.executors.base import Executor
 from podml.jobs import lifecycle
+from podml.registry import builds
 from podml.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,8 @@ class Reconciler:
         async with self.sessionmaker() as session:
             await lifecycle.follow(session, self.storage, self.executor)
             await lifecycle.admit(session, self.storage, self.executor, self.settings)
-            self._busy = bool(await _count_running(session))
+            await builds.follow(session, self.storage, self.executor, self.settings)
+            self._busy = bool(await _count_running(session)) or bool(await _count_building(session))
 
     async def run(self) -> None:
         log.info("reconciler started (executor: %s)", self.executor.name)
@@ -114,6 +116,12 @@ class Reconciler:
                     await asyncio.wait_for(self._wake.wait(), timeout=interval)
         finally:
             await self.leadership.release()
+
+
+async def _count_building(session: AsyncSession) -> int:
+    from podml.registry import repository
+
+    return len(await repository.list_building(session))
 
 
 async def _count_running(session: AsyncSession) -> int:

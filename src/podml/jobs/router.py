@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from podml.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from podml.deps import CurrentUser, SessionDep, SettingsDep, StorageDep, wake_reconciler
 from podml.jobs import service
 from podml.jobs.schemas import JobCreate, JobLogs, JobPage, JobRead, JobStatus
 from podml.schemas import Pagination
@@ -15,18 +15,12 @@ from podml.schemas import Pagination
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 
-def _wake(request: Request) -> None:
-    reconciler = getattr(request.app.state, "reconciler", None)
-    if reconciler is not None:
-        reconciler.wake()
-
-
 @router.post("", status_code=201, response_model=JobRead)
 async def submit_job(
     body: JobCreate, request: Request, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> JobRead:
     job = await service.create(session, principal, settings, body)
-    _wake(request)
+    wake_reconciler(request)
     return JobRead.model_validate(job)
 
 
@@ -73,5 +67,5 @@ async def cancel_job(
     job_id: uuid.UUID, request: Request, principal: CurrentUser, session: SessionDep
 ) -> JobRead:
     job = await service.cancel(session, principal, job_id)
-    _wake(request)
+    wake_reconciler(request)
     return JobRead.model_validate(job)

@@ -87,3 +87,13 @@ async def latest_versions(
     )
     rows = (await session.execute(stmt)).all()
     return {version.model_id: (version, int(count)) for version, count in rows}
+
+
+async def list_building(session: AsyncSession) -> Sequence[ModelVersion]:
+    """Every version still being built, oldest first (the reconciler's view, across owners)."""
+    stmt = (
+        select(ModelVersion)
+        .where(ModelVersion.status == "building")
+        .order_by(ModelVersion.created_at, ModelVersion.id)
+    )
+    return (await session.execute(stmt)).scalars().all()

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from podml.datasets.upload import UploadError, receive_upload
-from podml.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from podml.deps import CurrentUser, SessionDep, SettingsDep, StorageDep, wake_reconciler
 from podml.errors import DomainError
 from podml.registry import service, uploads
 from podml.registry.schemas import (
@@ -119,6 +119,7 @@ async def upload_model_version(
         )
     finally:
         received.cleanup()
+    wake_reconciler(request)
     return ModelVersionRead.model_validate(version)
 
 
