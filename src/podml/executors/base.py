@@ -87,3 +87,104 @@ class Executor(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and tasks; running jobs keep running."""
+
+
+# ---- Serving: long-running model-server replicas behind the gateway ------------------------------
+
+
+def serving_name(deployment_id: uuid.UUID) -> str:
+    """`model-<deployment_id>`: the Kubernetes Deployment/Service name, and the local one too."""
+    return f"model-{deployment_id}"
+
+
+@dataclass(frozen=True)
+class ServingSpec:
+    """What a deployment should be running now; `apply_serving` makes it so (idempotently).
+
+    `env` is the model server's pod contract (MODEL_URL, MODEL_NAME, optional ONNX_URL and
+    REQUIREMENTS_URL, ...); signed URLs in it are refreshed by re-applying with the same revision,
+    which never restarts anything. A higher `revision` (another version, other resources) is a
+    rolling update: new replicas start, traffic moves to them once `replicas` of them are ready,
+    then the old ones drain and stop. Replicas autoscale between `min_replicas` and `max_replicas`
+    (starting at `replicas`) on in-flight requests; `min_replicas == max_replicas` pins the count.
+    """
+
+    deployment_id: uuid.UUID
+    owner_sub: str
+    revision: int
+    version_id: uuid.UUID
+    env: dict[str, str]
+    resources: Resources
+    replicas: int
+    min_replicas: int
+    max_replicas: int
+    target_concurrency: float = 4.0  # in-flight requests per replica the autoscaler aims for
+
+    @property
+    def name(self) -> str:
+        return serving_name(self.deployment_id)
+
+
+class ReplicaPhase(enum.StrEnum):
+    STARTING = "starting"  # launched; the model is loading (/ready not yet 200)
+    READY = "ready"  # /ready answers 200: it takes traffic
+    UNHEALTHY = "unhealthy"  # was ready, now failing liveness or readiness; about to be restarted
+    FAILED = "failed"  # cannot start (e.g. the model does not load); waiting out a back-off
+    STOPPING = "stopping"  # draining before it exits (scale-down, old revision)
+
+
+@dataclass(frozen=True)
+class ReplicaStatus:
+    name: str
+    revision: int
+    phase: ReplicaPhase
+    restarts: int = 0
+    reason: str | None = None  # the last failure, in words ("OOMKilled", the loader's error, ...)
+    started_at: float | None = None  # epoch seconds
+    url: str | None = None  # where the gateway reaches it (None until it listens)
+    pid: int | None = None  # the process (local executor only; a pod has none to show)
+
+
+@dataclass(frozen=True)
+class ServingObservation:
+    exists: bool
+    revision: int | None = None  # the revision that receives traffic
+    desired_replicas: int = 0  # the autoscaler's current target
+    replicas: tuple[ReplicaStatus, ...] = ()
+    # Set when the deployment cannot become ready without a change (e.g. every replica of the
+    # revision fails to load the model, with the loader's error); None while things may still work.
+    failure: str | None = None
+
+    @property
+    def ready_replicas(self) -> int:
+        return sum(1 for r in self.replicas if r.phase == ReplicaPhase.READY and r.revision == self.revision)
+
+
+class ServingExecutor(abc.ABC):
+    """The serving half of an executor (Deployment + Service + HPA on Kubernetes)."""
+
+    @abc.abstractmethod
+    async def apply_serving(self, spec: ServingSpec) -> None:
+        """Create or update the deployment's replicas toward `spec` (see `ServingSpec`)."""
+
+    @abc.abstractmethod
+    async def observe_serving(self, deployment_id: uuid.UUID) -> ServingObservation:
+        """The replicas as they are now; `exists=False` when nothing runs for this deployment."""
+
+    @abc.abstractmethod
+    async def delete_serving(self, deployment_id: uuid.UUID) -> None:
+        """Stop every replica (draining first) and forget the deployment; idempotent."""
+
+    @abc.abstractmethod
+    def endpoints(self, deployment_id: uuid.UUID) -> list[str]:
+        """Base URLs (`http://host:port`) of the replicas that take traffic now; [] when none.
+
+        Called by the gateway on every request: it must be cheap and must not block. It may be
+        called in a process other than the one that applies specs (an API replica beside a worker).
+        """
+
+    async def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Get ready before the first deployment (e.g. start a warm zygote); failures are not fatal."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Stop what this process runs (local replicas); a cluster's deployments keep running."""

@@ -24,11 +24,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from podml.executors.base import TRAINER, Executor, Observation, Phase, TrainingJobSpec
+from podml.executors.base import BUILDER, TRAINER, Executor, Observation, Phase, TrainingJobSpec
 from podml.executors.warm import Zygote
 from podml.resources import cpu_cores, memory_bytes
 
 log = logging.getLogger(__name__)
+WARM_PROGRAMS = (TRAINER, BUILDER)  # what the warm zygote can fork
 _INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 
 
@@ -91,7 +92,7 @@ class LocalExecutor(Executor):
         (job_dir / "work" / "tmp").mkdir(parents=True, exist_ok=True)
         cpus = max(1, math.ceil(cpu_cores(spec.resources.cpu_limit)))
         env = self._environment(spec, job_dir, cpus)
-        pid = await self._fork_warm(job_dir, env, spec, cpus) if spec.program == TRAINER else None
+        pid = await self._fork_warm(job_dir, env, spec, cpus) if spec.program in WARM_PROGRAMS else None
         if pid is None:
             pid = await self._spawn_cold(job_dir, env, spec, cpus)
         started = process_start_time(pid)
@@ -110,6 +111,7 @@ class LocalExecutor(Executor):
             "memory_bytes": memory_bytes(spec.resources.memory_limit),
             "cpus": cpus,
             "timeout": spec.resources.timeout_seconds,
+            "program": spec.program,
         }
         try:
             return await self.zygote.spawn(request)

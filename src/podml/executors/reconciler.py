@@ -1,7 +1,8 @@
 """The reconciler: moves desired state in the database toward the executor, and back.
 
 One loop (in `podml serve`, or in `podml worker` replicas) that, each pass, settles running jobs
-that ended, passes cancellations on, and admits queued jobs within the limits. It wakes early when
+that ended, passes cancellations on, admits queued jobs within the limits, builds uploaded model
+versions, and keeps every deployment's replicas as asked (`podml.deployments.lifecycle`). It wakes early when
 the API calls `wake()` and polls faster while jobs run.
 
 Restart-safe: the first pass after a start observes every job the database says is running; the
@@ -15,12 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
+from collections.abc import Callable
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from podml.config import Settings
-from podml.executors.base import Executor
+from podml.deployments.lifecycle import DeploymentLoop
+from podml.executors.base import Executor, ServingExecutor
 from podml.jobs import lifecycle
 from podml.registry import builds
 from podml.storage import Storage
@@ -74,12 +78,17 @@ class Reconciler:
         storage: Storage,
         executor: Executor,
         settings: Settings,
+        serving: ServingExecutor | None = None,
+        on_deleted: Callable[[uuid.UUID], None] | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.storage = storage
         self.executor = executor
         self.settings = settings
         self.leadership = Leadership(engine)
+        self.deployments = (
+            DeploymentLoop(storage, serving, settings, on_deleted) if serving is not None else None
+        )
         self._wake = asyncio.Event()
         self._busy = False
 
@@ -94,7 +103,10 @@ class Reconciler:
             await lifecycle.follow(session, self.storage, self.executor)
             await lifecycle.admit(session, self.storage, self.executor, self.settings)
             await builds.follow(session, self.storage, self.executor, self.settings)
-            self._busy = bool(await _count_running(session)) or bool(await _count_building(session))
+            deploying = await self.deployments.follow(session) if self.deployments is not None else False
+            self._busy = (
+                deploying or bool(await _count_running(session)) or bool(await _count_building(session))
+            )
 
     async def run(self) -> None:
         log.info("reconciler started (executor: %s)", self.executor.name)

@@ -1,4 +1,4 @@
-"""A warm zygote for training jobs: `python -m podml.executors.zygote --socket PATH`.
+"""A warm zygote for training jobs and version builds: `python -m podml.executors.zygote --socket PATH`.
 
 Importing pandas and scikit-learn takes a second or more; a 1,000-row job takes a fraction of that.
 The zygote imports the trainer and its libraries once, then forks per job: the fork detaches into
@@ -6,7 +6,8 @@ its own session and becomes the job's supervisor, which forks the trainer with e
 environment. The zygote is started with an empty environment (no platform settings, no secrets),
 so there is nothing in its memory a job should not see.
 
-Protocol: one JSON request per connection, `{"job_dir", "env", "memory_bytes", "cpus", "timeout"}`,
+Protocol: one JSON request per connection, `{"job_dir", "env", "memory_bytes", "cpus", "timeout",
+"program"}` (`podml.trainer` or `podml.serving.build`, the version builder),
 answered with `{"pid": <supervisor pid>}` or `{"error": "..."}`.
 """
 
@@ -23,22 +24,30 @@ from pathlib import Path
 from typing import Any
 
 
-def _preload() -> Any:
-    """Import the trainer and every library it may need; return the job entry point."""
+def _preload() -> dict[str, Any]:
+    """Import the trainer, the version builder and every library they may need; return their entry
+    points by program name."""
     from threadpoolctl import threadpool_limits
 
+    from podml.executors.base import BUILDER, TRAINER
+    from podml.serving import build, onnx_model
     from podml.trainer import run
 
     run.preload()
+    onnx_model.preload()
 
-    def target(env: dict[str, str]) -> int:
-        # As `python -m podml.trainer`: SIGTERM unwinds main(), which removes its temporary files.
-        signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
-        # Thread pools were sized when the zygote imported them; size them for this job's CPUs.
-        with threadpool_limits(limits=max(1, int(env.get("OMP_NUM_THREADS", "1")))):
-            return run.main(env)
+    def limited(main: Any) -> Any:
+        def target(env: dict[str, str]) -> int:
+            # As `python -m ...`: SIGTERM unwinds main(), which removes its temporary files.
+            signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
+            # Thread pools were sized when the zygote imported them; size them for this job's CPUs.
+            with threadpool_limits(limits=max(1, int(env.get("OMP_NUM_THREADS", "1")))):
+                code: int = main(env)
+                return code
 
-    return target
+        return target
+
+    return {TRAINER: limited(run.main), BUILDER: limited(build.main)}
 
 
 def _reap() -> None:
@@ -49,9 +58,10 @@ def _reap() -> None:
                 return
 
 
-def _spawn(request: dict[str, Any], target: Any, listener: socket.socket) -> int:
+def _spawn(request: dict[str, Any], targets: dict[str, Any], listener: socket.socket) -> int:
     from podml.executors.supervisor import supervise_forked
 
+    target = targets[request.get("program", "podml.trainer")]
     pid = os.fork()
     if pid:
         return pid
@@ -77,7 +87,7 @@ def _spawn(request: dict[str, Any], target: Any, listener: socket.socket) -> int
 
 
 def serve(socket_path: Path) -> None:
-    target = _preload()
+    targets = _preload()
     with contextlib.suppress(FileNotFoundError):
         socket_path.unlink()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -100,7 +110,7 @@ def serve(socket_path: Path) -> None:
             connection.settimeout(10)
             try:
                 request = json.loads(connection.makefile("rb").readline())
-                answer: dict[str, Any] = {"pid": _spawn(request, target, listener)}
+                answer: dict[str, Any] = {"pid": _spawn(request, targets, listener)}
             except Exception as exc:
                 answer = {"error": f"{type(exc).__name__}: {exc}"}
             with contextlib.suppress(OSError):

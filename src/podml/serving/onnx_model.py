@@ -50,6 +50,14 @@ class OnnxReport:
     rows: int = 0  # sample rows compared
 
 
+def preload() -> None:
+    """Import the converter and the runtime (a second or more), e.g. in a process that forks builds."""
+    import onnx  # noqa: F401
+    import onnxruntime  # noqa: F401
+    import skl2onnx.common.data_types  # noqa: F401
+    from skl2onnx import to_onnx  # noqa: F401
+
+
 def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
 

@@ -3,7 +3,8 @@
 The pod contract (DESIGN.md): `MODEL_URL` (a signed http(s) URL of `model.joblib`), or `MODEL_PATH`
 (a local file), or `MODEL_S3_BUCKET` + `MODEL_S3_KEY` (with the standard `AWS_*` variables and
 optional `S3_ENDPOINT_URL`); `MODEL_NAME`; optional `REQUIREMENTS_URL`, `ONNX_URL` (or `ONNX_PATH`);
-`PORT` (8080) and `HOST` (0.0.0.0). Tuning: `MAX_BATCH_ROWS` (10,000), `MAX_BODY_BYTES` (64 MiB),
+`PORT` (8080) and `HOST` (0.0.0.0), or `LISTEN_FD` (a listening socket inherited from the parent,
+which then chose the address). Tuning: `MAX_BATCH_ROWS` (10,000), `MAX_BODY_BYTES` (64 MiB),
 `INLINE_MAX_BYTES` (64 KiB), `REQUIREMENTS_CACHE_DIR` (environments kept for reuse),
 `REQUIREMENTS_PIP_ARGS` (extra pip arguments, shell-split, e.g. `--no-index --find-links DIR`),
 `SHUTDOWN_DRAIN_SECONDS` (how long /ready answers 503 after SIGTERM before the listener closes; 0),
@@ -23,6 +24,7 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import threading
@@ -41,6 +43,7 @@ import uvicorn
 from podml.serving.app import DEFAULT_INLINE_MAX_BYTES, DEFAULT_MAX_BODY_BYTES, ServingApp
 from podml.serving.contract import LoadedModel
 from podml.serving.dataplane import DEFAULT_MAX_BATCH_ROWS, DataPlane
+from podml.serving.metrics import InFlight
 
 log = logging.getLogger("podml.serving")
 
@@ -67,6 +70,7 @@ class ServerSettings:
     onnx_path: str | None = None
     host: str = "0.0.0.0"  # noqa: S104 - a pod's server listens on every interface
     port: int = 8080
+    listen_fd: int | None = None
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     inline_max_bytes: int = DEFAULT_INLINE_MAX_BYTES
@@ -115,6 +119,7 @@ def settings_from_env(env: Mapping[str, str]) -> ServerSettings:
         onnx_path=text("ONNX_PATH"),
         host=text("HOST") or "0.0.0.0",  # noqa: S104
         port=number("PORT", 8080, 0, 65535),
+        listen_fd=None if (fd := number("LISTEN_FD", -1, 0, 65535)) < 0 else fd,
         max_batch_rows=number("MAX_BATCH_ROWS", DEFAULT_MAX_BATCH_ROWS, 1, 10_000_000),
         max_body_bytes=number("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, 1 << 34),
         inline_max_bytes=number("INLINE_MAX_BYTES", DEFAULT_INLINE_MAX_BYTES, 0, 1 << 34),
@@ -228,6 +233,8 @@ def load(settings: ServerSettings, plane: DataPlane, workdir: Path) -> None:
         if python is not None:
             log.info("re-executing under %s for the model's requirements", python)
             _flush()
+            if settings.listen_fd is not None:  # the new program listens on the same socket
+                os.set_inheritable(settings.listen_fd, True)
             env = {**os.environ, "SERVING_ENV_READY": "1"}
             os.execve(python, [python, "-m", "podml.serving"], env)  # noqa: S606
         model_file = fetch_model(settings, workdir)
@@ -265,7 +272,9 @@ def configure_logging() -> None:
     root.setLevel(logging.INFO)
 
 
-def serve(settings: ServerSettings) -> int:
+def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) -> int:
+    """Serve until a signal stops the server: on `sockets` (already listening) when given, else on
+    `HOST`:`PORT`."""
     plane = DataPlane(settings.model_name, max_batch_rows=settings.max_batch_rows)
     app = ServingApp(
         plane, max_body_bytes=settings.max_body_bytes, inline_max_bytes=settings.inline_max_bytes
@@ -283,11 +292,11 @@ def serve(settings: ServerSettings) -> int:
         log_config=None,
         timeout_graceful_shutdown=int(settings.shutdown_timeout) or None,
     )
-    server = _Server(config, plane, settings.drain_seconds)
+    server = _Server(config, plane, settings.drain_seconds, app.metrics.in_flight)
     workdir = Path(tempfile.mkdtemp(prefix="podml-serving-"))
     try:
         threading.Thread(target=load, args=(settings, plane, workdir), name="load", daemon=True).start()
-        server.run()
+        server.run(sockets=sockets)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0 if server.started else 1
@@ -298,11 +307,16 @@ class _Server(uvicorn.Server):
     `drain` seconds, requests in flight finish, then the process exits 0 (uvicorn would re-raise the
     signal). A second signal stops at once."""
 
-    def __init__(self, config: uvicorn.Config, plane: DataPlane, drain: float) -> None:
+    def __init__(
+        self, config: uvicorn.Config, plane: DataPlane, drain: float, in_flight: InFlight | None = None
+    ) -> None:
         super().__init__(config)
         self.plane = plane
         self.drain = drain
         self.exit_at: float | None = None
+        if in_flight is not None and type(self.server_state.tasks) is set:
+            # uvicorn keeps one task per request, created as soon as the headers are read.
+            self.server_state.tasks = _CountedTasks(in_flight)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self.exit_at is not None or self.drain <= 0:
@@ -320,12 +334,38 @@ class _Server(uvicorn.Server):
         return await super().on_tick(counter)
 
 
-def main(env: Mapping[str, str]) -> int:
+class _CountedTasks(set[Any]):
+    """uvicorn's set of request tasks, counting them in and out of `InFlight`."""
+
+    def __init__(self, in_flight: InFlight) -> None:
+        super().__init__()
+        self.in_flight = in_flight
+
+    def add(self, task: Any) -> None:
+        if task not in self:
+            self.in_flight.started()
+        super().add(task)
+
+    def discard(self, task: Any) -> None:
+        if task in self:
+            self.in_flight.finished()
+        super().discard(task)
+
+
+def main(env: Mapping[str, str], sockets: list[socket.socket] | None = None) -> int:
+    """The program: settings from `env`, then serve (on `sockets` when the caller bound them)."""
     configure_logging()
     try:
         settings = settings_from_env(env)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return EXIT_CONFIG
-    log.info("serving model %r on %s:%d", settings.model_name, settings.host, settings.port)
-    return serve(settings)
+    if sockets is None and settings.listen_fd is not None:
+        try:
+            sockets = [socket.socket(fileno=settings.listen_fd)]
+        except OSError as exc:
+            print(f"error: LISTEN_FD {settings.listen_fd}: {exc}", file=sys.stderr, flush=True)
+            return EXIT_CONFIG
+    host, port = sockets[0].getsockname()[:2] if sockets else (settings.host, settings.port)
+    log.info("serving model %r on %s:%d", settings.model_name, host, port)
+    return serve(settings, sockets)
