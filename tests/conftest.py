@@ -18,6 +18,7 @@ from podml.config import Settings
 from podml.main import create_app
 from tests.support.api import Api
 from tests.support.databases import database_url
+from tests.support.live import Live, live_app, live_port
 
 # One moto server (Cognito: moto_server, moto_cognito, aws_dummy_credentials) and one rclone S3
 # server (rclone_s3) for the whole run.
@@ -33,7 +34,7 @@ def make_settings(data_dir: Path, db_url: str, **overrides: Any) -> Settings:
         database_url=db_url,
         secret_key="test-secret-key-that-is-long-enough-0123456789",
         email_exists_per_minute=1000,
-        # Only the `live` fixture (tests/jobs) runs a reconciler: two on one database would race.
+        # Only the `live` fixture runs a reconciler: two on one database would race.
         **{"run_reconciler": False, **overrides},
     )
 
@@ -67,3 +68,22 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def api(client: httpx.AsyncClient) -> Api:
     return Api(client)
+
+
+@pytest.fixture(scope="session")
+async def live(db_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live]:
+    """The real thing on a loopback port: reconciler, local executor, model-server replicas, gateway."""
+    port = live_port()
+    settings = make_settings(
+        tmp_path_factory.mktemp(f"live-{backend}"),
+        db_url,
+        port=port,
+        reconcile_interval_seconds=0.5,
+        reconcile_busy_interval_seconds=0.1,
+        max_concurrent_jobs=4,
+        max_concurrent_jobs_per_user=2,
+        scale_down_delay_seconds=2.0,
+        run_reconciler=True,
+    )
+    async with live_app(settings) as running:
+        yield running

@@ -11,7 +11,9 @@ from fastapi import APIRouter, Depends
 from podml.auth import router as auth_router
 from podml.configurations import router as configuration_router
 from podml.datasets import router as dataset_router
+from podml.deployments import router as deployment_router
 from podml.deps import get_current_principal
+from podml.gateway import router as gateway_router
 from podml.health import router as health_router
 from podml.jobs import router as job_router
 from podml.registry import router as registry_router
@@ -28,12 +30,20 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/metrics"): "Prometheus scrape",
     ("GET", "/api/files/{key:path}"): "signed URLs: the HMAC signature is the credential",
     ("PUT", "/api/files/{key:path}"): "signed URLs: the HMAC signature is the credential",
+    # The gateway checks callers itself: the owner's token, a deployment API key, or none if public.
+    ("POST", "/api/v1/predict/{deployment_id}"): "the gateway authenticates (token, API key or public)",
+    ("GET", "/v2/models/{model_name}"): "the gateway authenticates (token, API key or public)",
+    ("GET", "/v2/models/{model_name}/ready"): "the gateway authenticates (token, API key or public)",
+    ("POST", "/v2/models/{model_name}/infer"): "the gateway authenticates (token, API key or public)",
+    ("GET", "/v2/health/live"): "Open Inference Protocol liveness",
+    ("GET", "/v2/health/ready"): "Open Inference Protocol readiness",
 }
 
 public = APIRouter()
 public.include_router(health_router)
 public.include_router(auth_router.public_router)
 public.include_router(file_router.router)
+public.include_router(gateway_router.router)
 
 authenticated = APIRouter(dependencies=[Depends(get_current_principal)])
 authenticated.include_router(auth_router.router)
@@ -44,6 +54,7 @@ authenticated.include_router(configuration_router.router)
 authenticated.include_router(registry_router.router)
 authenticated.include_router(registry_router.version_router)
 authenticated.include_router(job_router.router)
+authenticated.include_router(deployment_router.router)
 
 api_router = APIRouter()
 api_router.include_router(public)

@@ -91,6 +91,19 @@ class Settings(BaseSettings):
     # Extra pip arguments for installing a model's requirements, e.g. "--index-url https://mirror/simple".
     requirements_pip_args: str = ""
 
+    # Deployments: model-server replicas behind the gateway, and the limits each user gets.
+    max_replicas_per_user: int = Field(default=8, ge=1)
+    max_replicas_per_deployment: int = Field(default=8, ge=1)
+    max_replica_cpu: str = "2"
+    max_replica_memory: str = "4Gi"
+    # In-flight requests per replica the autoscaler aims for, and how long demand must stay low
+    # before it removes a replica.
+    autoscale_target_concurrency: float = Field(default=4.0, gt=0)
+    scale_down_delay_seconds: float = Field(default=60.0, ge=0)
+    # How long the gateway waits for a replica's answer, and how long traffic figures are kept.
+    gateway_timeout_seconds: float = Field(default=60.0, gt=0)
+    stats_retention_days: int = Field(default=7, ge=1)
+
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("cors_origins", mode="before")

@@ -20,8 +20,9 @@ from podml.api import api_router
 from podml.config import Settings, get_settings
 from podml.database import create_engine, create_sessionmaker
 from podml.errors import install_error_handlers
-from podml.executors.factory import build_executor
+from podml.executors.factory import build_executor, build_serving
 from podml.executors.reconciler import Reconciler
+from podml.gateway.gateway import Gateway
 from podml.migrations import upgrade_to_head
 from podml.observability import MetricsMiddleware
 from podml.storage import StorageError, build_storage
@@ -49,20 +50,26 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             await app.state.storage.ping()
         except StorageError as exc:
             log.error("storage is not ready (the API starts, /readyz reports it): %s", exc)
-        task = None
+        tasks = [asyncio.create_task(app.state.gateway.run_stats())]
         if settings.run_reconciler:
             try:
                 await app.state.executor.prepare()
             except Exception as exc:
                 log.warning("executor warm-up failed; jobs start cold: %s", exc)
-            task = asyncio.create_task(app.state.reconciler.run())
+            try:
+                await app.state.serving.prepare()
+            except Exception as exc:
+                log.warning("serving warm-up failed; replicas start cold: %s", exc)
+            tasks.append(asyncio.create_task(app.state.reconciler.run()))
         try:
             yield
         finally:
-            if task is not None:
+            for task in reversed(tasks):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await app.state.gateway.close()
+            await app.state.serving.close()
             await app.state.executor.close()
             await app.state.engine.dispose()
 
@@ -78,14 +85,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
     app.state.storage = build_storage(settings)
     app.state.executor = build_executor(settings)
-    app.state.reconciler = Reconciler(
-        engine=app.state.engine,
-        sessionmaker=app.state.sessionmaker,
-        storage=app.state.storage,
-        executor=app.state.executor,
-        settings=settings,
-    )
-    app.state.rate_limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage_uri))
+    app.state.serving = build_serving(settings)
     app.state.token_verifier = None
     app.state.email_directory = None
     if settings.auth_mode == "cognito":
@@ -93,6 +93,17 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
         app.state.token_verifier = verifier_from_settings(settings)
         app.state.email_directory = service_from_settings(settings)
+    app.state.gateway = Gateway(app.state.serving, app.state.sessionmaker, settings, app.state.token_verifier)
+    app.state.reconciler = Reconciler(
+        engine=app.state.engine,
+        sessionmaker=app.state.sessionmaker,
+        storage=app.state.storage,
+        executor=app.state.executor,
+        settings=settings,
+        serving=app.state.serving,
+        on_deleted=app.state.gateway.deleted,
+    )
+    app.state.rate_limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage_uri))
 
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)

@@ -3,11 +3,7 @@ tried; `ready` with the serving path, or `failed` with the loader's own error.""
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import io
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,33 +13,12 @@ from sklearn.linear_model import LinearRegression
 
 from tests.support.api import ApiUser
 from tests.support.live import Live
-from tests.support.wheels import build_wheel
-
-TINY = "podml_tiny_model"
-TINY_SOURCE = "class Doubler:\n    def predict(self, rows):\n        return [2 * row[0] for row in rows]\n"
+from tests.support.wheels import TINY, tiny_model_bytes, tiny_wheelhouse
 
 
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("wheelhouse")
-    build_wheel(folder, TINY, "1.0.0", TINY_SOURCE)
-    return folder
-
-
-def tiny_model_bytes(tmp_path: Path) -> bytes:
-    """A pickle of `podml_tiny_model.Doubler()`: loading it needs a package the platform lacks."""
-    package = tmp_path / "src" / TINY
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text(TINY_SOURCE)
-    sys.path.insert(0, str(package.parent))
-    try:
-        module = importlib.import_module(TINY)
-        buffer = io.BytesIO()
-        joblib.dump(module.Doubler(), buffer)
-    finally:
-        sys.path.remove(str(package.parent))
-        sys.modules.pop(TINY, None)
-    return buffer.getvalue()
+    return tiny_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
 
 
 async def upload(
@@ -62,15 +37,7 @@ async def upload(
 
 
 async def settled(live: Live, user: ApiUser, version_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        version: dict[str, Any] = (
-            await live.api.client.get(f"/api/model-versions/{version_id}", headers=user.headers)
-        ).json()
-        if version["status"] != "building":
-            return version
-        await asyncio.sleep(0.2)
-    raise AssertionError("the version is still building")
+    return await live.wait_version(user, version_id, timeout)
 
 
 async def test_a_plain_scikit_learn_upload_builds_to_onnx(live: Live) -> None:

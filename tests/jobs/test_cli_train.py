@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from tests.jobs.test_jobs_api import linear_csv
+from tests.support.csvs import linear_csv
 from tests.support.live import Live
 
 

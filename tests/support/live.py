@@ -52,6 +52,36 @@ class Live:
                 raise AssertionError(f"job {job_id} still {job['status']} after {timeout} s: {job}")
             await asyncio.sleep(0.1)
 
+    async def wait_version(self, user: ApiUser, version_id: str, timeout: float = 120) -> dict[str, Any]:
+        """The model version once it is no longer `building`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            version: dict[str, Any] = (
+                await self.api.client.get(f"/api/model-versions/{version_id}", headers=user.headers)
+            ).json()
+            if version["status"] != "building":
+                return version
+            if time.monotonic() > deadline:
+                raise AssertionError(f"version {version_id} still building after {timeout} s")
+            await asyncio.sleep(0.1)
+
+    async def wait_deployment(
+        self, user: ApiUser, deployment_id: str, statuses: set[str], timeout: float = 60
+    ) -> dict[str, Any]:
+        """The deployment once its status is one of `statuses`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = await self.api.client.get(f"/api/deployments/{deployment_id}", headers=user.headers)
+            assert response.status_code == 200, response.text
+            deployment: dict[str, Any] = response.json()
+            if deployment["status"] in statuses:
+                return deployment
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"deployment still {deployment['status']} after {timeout} s: {deployment}"
+                )
+            await asyncio.sleep(0.1)
+
     async def configuration(
         self, user: ApiUser, csv: str, x_columns: list[str], y_column: str, **extra: Any
     ) -> dict[str, Any]:

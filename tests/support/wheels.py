@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
+import io
+import sys
 import zipfile
 from pathlib import Path
+
+import joblib
 
 
 def build_wheel(folder: Path, name: str, version: str, body: str) -> Path:
@@ -29,3 +34,29 @@ def build_wheel(folder: Path, name: str, version: str, body: str) -> Path:
         for path, text in files.items():
             archive.writestr(path, text)
     return wheel
+
+
+TINY = "podml_tiny_model"
+TINY_SOURCE = "class Doubler:\n    def predict(self, rows):\n        return [2 * row[0] for row in rows]\n"
+
+
+def tiny_wheelhouse(folder: Path) -> Path:
+    """A folder holding the wheel of `podml_tiny_model` 1.0.0, a package the platform lacks."""
+    build_wheel(folder, TINY, "1.0.0", TINY_SOURCE)
+    return folder
+
+
+def tiny_model_bytes(tmp_path: Path) -> bytes:
+    """A pickle of `podml_tiny_model.Doubler()`: loading it needs a package the platform lacks."""
+    package = tmp_path / "src" / TINY
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(TINY_SOURCE)
+    sys.path.insert(0, str(package.parent))
+    try:
+        module = importlib.import_module(TINY)
+        buffer = io.BytesIO()
+        joblib.dump(module.Doubler(), buffer)
+    finally:
+        sys.path.remove(str(package.parent))
+        sys.modules.pop(TINY, None)
+    return buffer.getvalue()

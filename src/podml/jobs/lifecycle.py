@@ -240,6 +240,9 @@ async def _succeed(session: AsyncSession, storage: Storage, job: TrainingJob) ->
         signature=metrics.get("model"),
         source="training",
         source_job_id=job.id,
+        # Like an upload, it is built before it is served: loaded in a process of its own and, when
+        # the check passes, compiled to ONNX (`podml.registry.builds`).
+        status="building",
     )
     job.status = "succeeded"
     job.metrics_json = metrics

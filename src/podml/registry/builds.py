@@ -100,7 +100,8 @@ async def _ready(session: AsyncSession, storage: Storage, version: ModelVersion)
         "library_versions": report.get("versions"),
         "onnx": report.get("onnx"),
     }
-    version.signature_json = {**(version.signature_json or {}), **signature}
+    # What training recorded (target name, feature types) wins over what the loader could infer.
+    version.signature_json = {**signature, **(version.signature_json or {}), "onnx": report.get("onnx")}
     await session.commit()
     log.info("version %s ready (%s)", version.id, version.serving_path)
 
