@@ -56,10 +56,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
                 await app.state.executor.prepare()
             except Exception as exc:
                 log.warning("executor warm-up failed; jobs start cold: %s", exc)
-            try:
-                await app.state.serving.prepare()
-            except Exception as exc:
-                log.warning("serving warm-up failed; replicas start cold: %s", exc)
             tasks.append(asyncio.create_task(app.state.reconciler.run()))
         try:
             yield

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.server import free_port, podml_serve
 
@@ -31,6 +32,7 @@ def _jobs(http: httpx.Client, headers: dict[str, str]) -> list[dict[str, Any]]:
     return items
 
 
+@pytest.mark.timeout(300)  # three forests trained, then built (compiled to ONNX and verified)
 def test_sigkill_mid_job_then_restart(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {
@@ -97,6 +99,14 @@ def test_sigkill_mid_job_then_restart(tmp_path: Path) -> None:
         assert jobs[victim]["error"].startswith("lost")
         adopted = [jobs[i] for i in ids[1:]]
         assert [job["status"] for job in adopted] == ["succeeded", "succeeded"], [j["error"] for j in adopted]
-        versions = http.get(f"/api/models/{adopted[0]['model_id']}/versions", headers=headers).json()["items"]
+        url = f"/api/models/{adopted[0]['model_id']}/versions"
+        deadline = time.monotonic() + 180  # a 150-tree forest takes a while to compile and verify
+        while True:  # each trained version is then built (loaded, compiled to ONNX) by a job of its own
+            versions = http.get(url, headers=headers).json()["items"]
+            if all(v["status"] != "building" for v in versions):
+                break
+            assert time.monotonic() < deadline, versions
+            time.sleep(0.2)
         assert sorted(v["version_tag"] for v in versions) == ["v1", "v2"]
+        assert [v["status"] for v in versions] == ["ready", "ready"], [v["error"] for v in versions]
     assert not list((data / "executions" / "jobs").iterdir())  # settled jobs are cleaned up
