@@ -25,13 +25,13 @@ from podml.database import utcnow
 from podml.deployments import repository
 from podml.deployments.models import Deployment
 from podml.executors.base import ReplicaPhase, ServingExecutor, ServingObservation, ServingSpec
+from podml.registry.builds import ONNX_FILE
 from podml.registry.models import ModelVersion
 from podml.registry.uploads import MODEL_FILE, REQUIREMENTS_FILE
 from podml.resources import Resources
 from podml.storage import Storage
 
 log = logging.getLogger(__name__)
-ONNX_FILE = "model.onnx"
 _TROUBLED = (ReplicaPhase.UNHEALTHY, ReplicaPhase.FAILED)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from podml.deployments.models import DeploymentStatus
-from podml.jobs.schemas import ResourceAmounts, _min_quantity
+from podml.jobs.schemas import ResourceAmounts, resolve_resources
 from podml.resources import Resources
 from podml.schemas import Page
 
@@ -28,18 +28,7 @@ class ReplicaResourcesIn(BaseModel):
     limits: ResourceAmounts | None = None
 
     def resolve(self) -> Resources:
-        base = REPLICA_DEFAULTS
-        limits = self.limits or ResourceAmounts()
-        requests = self.requests or ResourceAmounts()
-        cpu_limit = self.cpu or limits.cpu or base.cpu_limit
-        memory_limit = self.memory or limits.memory or base.memory_limit
-        return Resources(
-            cpu_request=requests.cpu or _min_quantity(base.cpu_request, cpu_limit),
-            memory_request=requests.memory or _min_quantity(base.memory_request, memory_limit),
-            cpu_limit=cpu_limit,
-            memory_limit=memory_limit,
-            timeout_seconds=base.timeout_seconds,
-        )
+        return resolve_resources(self.cpu, self.memory, self.requests, self.limits, REPLICA_DEFAULTS)
 
 
 def _name(value: str | None) -> str | None:

@@ -30,7 +30,7 @@ from podml.resources import cpu_cores, memory_bytes
 
 log = logging.getLogger(__name__)
 WARM_PROGRAMS = (TRAINER, BUILDER)  # what the warm zygote can fork
-_INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+INHERITED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 
 
 def process_start_time(pid: int) -> int | None:
@@ -68,7 +68,7 @@ class LocalExecutor(Executor):
 
     def _environment(self, spec: TrainingJobSpec, job_dir: Path, cpus: int) -> dict[str, str]:
         work = job_dir / "work"
-        env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+        env = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
         threads = str(cpus)
         env.update(
             {

@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from podml.executors.local import INHERITED_ENV as _INHERITED
+from podml.executors.warm import clean_environment
+
 log = logging.getLogger(__name__)
 
 ZYGOTE_START_TIMEOUT = 120.0
 ZYGOTE_RETRY_SECONDS = 60.0
 SPAWN_TIMEOUT = 15.0
-_INHERITED = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 # Run by a cold replica's first process: die with the platform, then become the model server.
 _LAUNCHER = (
     "import ctypes, os, sys\n"
@@ -200,20 +202,7 @@ class ServingZygote:
         return self._process is not None and self._process.returncode is None and self._reader is not None
 
     def _environment(self) -> dict[str, str]:
-        # Nothing of the platform's own environment: forks of this process become replicas.
-        env = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TZ") if name in os.environ}
-        env.update(
-            {
-                "HOME": str(self.root),
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                # One thread each while importing; each replica sizes its pools after the fork.
-                "OMP_NUM_THREADS": "1",
-                "OPENBLAS_NUM_THREADS": "1",
-                "MKL_NUM_THREADS": "1",
-            }
-        )
-        return env
+        return clean_environment(self.root)
 
     async def ensure(self) -> None:
         """Start the zygote unless it runs; RuntimeError when it cannot (retried after a while)."""

@@ -102,11 +102,9 @@ class Reconciler:
         async with self.sessionmaker() as session:
             await lifecycle.follow(session, self.storage, self.executor)
             await lifecycle.admit(session, self.storage, self.executor, self.settings)
-            await builds.follow(session, self.storage, self.executor, self.settings)
+            building = await builds.follow(session, self.storage, self.executor, self.settings)
             deploying = await self.deployments.follow(session) if self.deployments is not None else False
-            self._busy = (
-                deploying or bool(await _count_running(session)) or bool(await _count_building(session))
-            )
+            self._busy = deploying or building or bool(await _count_running(session))
 
     async def run(self) -> None:
         log.info("reconciler started (executor: %s)", self.executor.name)
@@ -128,12 +126,6 @@ class Reconciler:
                     await asyncio.wait_for(self._wake.wait(), timeout=interval)
         finally:
             await self.leadership.release()
-
-
-async def _count_building(session: AsyncSession) -> int:
-    from podml.registry import repository
-
-    return len(await repository.list_building(session))
 
 
 async def _count_running(session: AsyncSession) -> int:

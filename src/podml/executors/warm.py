@@ -15,6 +15,23 @@ log = logging.getLogger(__name__)
 START_TIMEOUT = 120.0
 
 
+def clean_environment(home: Path) -> dict[str, str]:
+    """A zygote's environment: nothing of the platform's own (forks of it become jobs or replicas),
+    one thread per pool while importing (each fork sizes its pools for its own CPUs)."""
+    env = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TZ") if name in os.environ}
+    env.update(
+        {
+            "HOME": str(home),
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+    )
+    return env
+
+
 class Zygote:
     def __init__(self, root: Path, python: str) -> None:
         self.socket = root / "zygote.sock"
@@ -24,21 +41,8 @@ class Zygote:
         self._lock = asyncio.Lock()
 
     def _environment(self) -> dict[str, str]:
-        # Nothing of the platform's own environment: forks of this process become jobs.
-        env = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TZ") if name in os.environ}
-        env.update(
-            {
-                "HOME": str(self.root),
-                "PYTHONUNBUFFERED": "1",
-                "PYTHONDONTWRITEBYTECODE": "1",
-                "OMP_NUM_THREADS": "1",
-                "OPENBLAS_NUM_THREADS": "1",
-                "MKL_NUM_THREADS": "1",
-                # As `python -m podml.trainer` does: read by numpy when the zygote imports it.
-                "NUMPY_MADVISE_HUGEPAGE": "0",
-            }
-        )
-        return env
+        # As `python -m podml.trainer` does: read by numpy when the zygote imports it.
+        return {**clean_environment(self.root), "NUMPY_MADVISE_HUGEPAGE": "0"}
 
     async def ensure(self) -> None:
         async with self._lock:

@@ -11,6 +11,7 @@ replica's own answers, 4xx included, pass through unchanged; with no ready repli
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -34,8 +35,6 @@ class Answer:
 
 
 def _error(status: int, detail: str, v2: bool, headers: dict[str, str] | None = None) -> Answer:
-    import json
-
     key = "error" if v2 else "detail"
     return Answer(status, json.dumps({key: detail}).encode(), "application/json", headers)
 

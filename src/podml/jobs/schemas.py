@@ -29,18 +29,32 @@ class ResourcesIn(BaseModel):
     timeout_seconds: int | None = Field(default=None, ge=1, description="Wall-clock limit")
 
     def resolve(self) -> Resources:
-        base = Resources()
-        limits = self.limits or ResourceAmounts()
-        requests = self.requests or ResourceAmounts()
-        cpu_limit = self.cpu or limits.cpu or base.cpu_limit
-        memory_limit = self.memory or limits.memory or base.memory_limit
-        return Resources(
-            cpu_request=requests.cpu or _min_quantity(base.cpu_request, cpu_limit),
-            memory_request=requests.memory or _min_quantity(base.memory_request, memory_limit),
-            cpu_limit=cpu_limit,
-            memory_limit=memory_limit,
-            timeout_seconds=self.timeout_seconds or base.timeout_seconds,
+        return resolve_resources(
+            self.cpu, self.memory, self.requests, self.limits, Resources(), self.timeout_seconds
         )
+
+
+def resolve_resources(
+    cpu: str | None,
+    memory: str | None,
+    requests: ResourceAmounts | None,
+    limits: ResourceAmounts | None,
+    base: Resources,
+    timeout_seconds: int | None = None,
+) -> Resources:
+    """Concrete resources from the shorthand limits or requests/limits; `base` for what is missing (a
+    request defaults to the base request, lowered to the limit when a small limit is asked for)."""
+    limits = limits or ResourceAmounts()
+    requests = requests or ResourceAmounts()
+    cpu_limit = cpu or limits.cpu or base.cpu_limit
+    memory_limit = memory or limits.memory or base.memory_limit
+    return Resources(
+        cpu_request=requests.cpu or _min_quantity(base.cpu_request, cpu_limit),
+        memory_request=requests.memory or _min_quantity(base.memory_request, memory_limit),
+        cpu_limit=cpu_limit,
+        memory_limit=memory_limit,
+        timeout_seconds=timeout_seconds or base.timeout_seconds,
+    )
 
 
 def _min_quantity(default: str, limit: str) -> str:

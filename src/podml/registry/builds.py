@@ -57,10 +57,12 @@ async def _spec(storage: Storage, settings: Settings, version: ModelVersion, mod
     )
 
 
-async def follow(session: AsyncSession, storage: Storage, executor: Executor, settings: Settings) -> None:
-    """Start builds for new uploads (within the limit) and settle the builds that ended."""
+async def follow(session: AsyncSession, storage: Storage, executor: Executor, settings: Settings) -> bool:
+    """Start builds for new versions (within the limit) and settle the builds that ended; True while
+    any version was still building at the start of this pass."""
     running = 0
-    for version in await repository.list_building(session):
+    building = await repository.list_building(session)
+    for version in building:
         try:
             observation = await executor.observe_training(version.id)
             if observation.phase == Phase.MISSING:
@@ -82,6 +84,7 @@ async def follow(session: AsyncSession, storage: Storage, executor: Executor, se
             log.exception("version %s: build step failed", version.id)
             await session.rollback()
             await _failed(session, version, f"internal error while building: {exc}")
+    return bool(building)
 
 
 async def _ready(session: AsyncSession, storage: Storage, version: ModelVersion) -> None:
