@@ -31,21 +31,20 @@ import secrets
 import socket
 import time
 import uuid
-import weakref
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple, cast
 
 from prometheus_client import REGISTRY
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from podml.deployments.models import Deployment, DeploymentStat
+from podml.gateway.stats_metrics import GatewayCollector
+from podml.gateway.stats_metrics import add_into as _add_into
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +62,9 @@ PRUNE_EVERY_SECONDS: Final = 3600.0
 MAX_PENDING_BUCKETS: Final = 86400 // BUCKET_SECONDS
 _IN_CHUNK: Final = 500  # ids per `IN (...)`
 
-REQUESTS_METRIC: Final = "podml_gateway_requests"  # exposed as podml_gateway_requests_total
-LATENCY_METRIC: Final = "podml_gateway_request_latency_ms"
-
 # Layout of a bucket's counts list: requests, 4xx, 5xx, then one count per latency bound.
 _REQUESTS, _E4XX, _E5XX, _OFFSET = 0, 1, 2, 3
 _WIDTH: Final = _OFFSET + len(LATENCY_BOUNDS_MS)
-# `le` label values as prometheus_client writes them ("0.25", "1.0", "+Inf").
-_LE: Final = tuple("+Inf" if bound == math.inf else repr(float(bound)) for bound in LATENCY_BOUNDS_MS)
 
 
 class BucketFigures(NamedTuple):
@@ -372,7 +366,7 @@ class StatsRecorder:
 
     # -- Prometheus -----------------------------------------------------------------------------
 
-    def _prometheus(self) -> Iterator[tuple[str, dict[int, int], list[int], float]]:
+    def prometheus_figures(self) -> Iterator[tuple[str, dict[int, int], list[int], float]]:
         """(deployment label, requests per code, count per bound, latency sum) per deployment."""
         for series in list(self._series.values()):
             yield series.label, series.codes.copy(), series.total_buckets.copy(), series.total_sum
@@ -382,11 +376,6 @@ def _figures(source: str, start: int, counts: list[int], latency_sum: float) -> 
     return BucketFigures(
         source, start, counts[_REQUESTS], counts[_E4XX], counts[_E5XX], latency_sum, counts[_OFFSET:]
     )
-
-
-def _add_into(target: list[int], other: Sequence[int]) -> None:
-    for i, value in enumerate(other):
-        target[i] += value
 
 
 def _rows(deployment_id: uuid.UUID, source: str, buckets: list[_Bucket]) -> list[dict[str, Any]]:
@@ -425,57 +414,5 @@ def _chunks(items: Sequence[uuid.UUID], size: int) -> Iterator[Sequence[uuid.UUI
         yield items[i : i + size]
 
 
-class _GatewayCollector(Collector):
-    """Exposes the figures of every live recorder of the process (summed per deployment)."""
-
-    def __init__(self) -> None:
-        self._recorders: weakref.WeakSet[StatsRecorder] = weakref.WeakSet()
-
-    def add(self, recorder: StatsRecorder) -> None:
-        self._recorders.add(recorder)
-
-    def describe(self) -> Iterable[Metric]:
-        return [_requests_family(), _latency_family()]
-
-    def collect(self) -> Iterable[Metric]:
-        codes: dict[tuple[str, int], int] = {}
-        histograms: dict[str, tuple[list[int], float]] = {}
-        for recorder in list(self._recorders):
-            for label, by_code, buckets, latency_sum in recorder._prometheus():
-                for code, count in by_code.items():
-                    codes[label, code] = codes.get((label, code), 0) + count
-                held = histograms.get(label)
-                if held is None:
-                    histograms[label] = (buckets, latency_sum)
-                else:
-                    _add_into(held[0], buckets)
-                    histograms[label] = (held[0], held[1] + latency_sum)
-        requests = _requests_family()
-        for (label, code), count in sorted(codes.items()):
-            requests.add_metric([label, str(code)], count)
-        latency = _latency_family()
-        for label, (buckets, latency_sum) in sorted(histograms.items()):
-            cumulative: list[tuple[str, float]] = []
-            running = 0
-            for le, count in zip(_LE, buckets, strict=True):
-                running += count
-                cumulative.append((le, float(running)))
-            latency.add_metric([label], cumulative, latency_sum)
-        return [requests, latency]
-
-
-def _requests_family() -> CounterMetricFamily:
-    return CounterMetricFamily(
-        REQUESTS_METRIC, "Predictions proxied by the gateway, by deployment and status code",
-        labels=["deployment", "code"],
-    )  # fmt: skip
-
-
-def _latency_family() -> HistogramMetricFamily:
-    return HistogramMetricFamily(
-        LATENCY_METRIC, "Time to answer a proxied prediction, in milliseconds", labels=["deployment"]
-    )
-
-
-_COLLECTOR: Final = _GatewayCollector()
+_COLLECTOR: Final = GatewayCollector(LATENCY_BOUNDS_MS)
 REGISTRY.register(_COLLECTOR)
