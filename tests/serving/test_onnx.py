@@ -85,3 +85,36 @@ def test_caller_sample_and_bad_onnx_file(linear_model: TrainedModel, tmp_path: P
     assert not broken.ok
     assert broken.reason is not None
     assert "could not be loaded" in broken.reason
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_tree_ensembles_send_missing_values_where_scikit_learn_does(task: str, tmp_path: Path) -> None:
+    """A forest with no imputer in front takes NaN down each split's `missing_go_to_left` side;
+    the compiled model must too, or a row with a gap gets another prediction (and the build would
+    fall back to scikit-learn)."""
+    import joblib
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(600, 5))
+    y = X @ rng.normal(size=5)
+    estimator = (
+        RandomForestRegressor(n_estimators=12, max_depth=6, random_state=0).fit(X, y)
+        if task == "regression"
+        else RandomForestClassifier(n_estimators=12, max_depth=6, random_state=0).fit(
+            X, np.digitize(y, [-1, 1])
+        )
+    )
+    joblib.dump(estimator, tmp_path / "model.joblib")
+    report = compile_onnx(tmp_path / "model.joblib", tmp_path / "model.onnx")
+    assert report.ok, report.reason
+    rows = rng.normal(size=(200, 5))
+    rows[rng.random(rows.shape) < 0.3] = np.nan
+    model = load_model(tmp_path / "model.joblib", name="f", onnx_path=tmp_path / "model.onnx")
+    assert model.info.serving_path == "onnx"
+    got = model.predict_instances([[None if np.isnan(v) else float(v) for v in row] for row in rows])
+    expected = estimator.predict(rows)
+    if task == "regression":
+        np.testing.assert_allclose(got.predictions, expected, rtol=TOLERANCE, atol=TOLERANCE)
+    else:
+        assert got.predictions == expected.tolist()

@@ -32,6 +32,7 @@ import numpy as np
 
 from podml.serving.contract import Feature, InvalidInput, ModelInfo, Prediction
 from podml.serving.inputs import Array, Schema, synthetic_rows
+from podml.serving.onnx_trees import encode_missing_directions
 from podml.serving.sklearn_model import NO_PROBABILITIES, categories_of, json_list
 
 TOLERANCE: Final = 1e-4
@@ -245,6 +246,7 @@ def _convert(estimator: Any, schema: Schema, layout: str, numeric_type: str, tas
     _adapt_for_converter(model)
     options = {"zipmap": False} if task == "classification" else None
     onx = to_onnx(model, initial_types=initial, options=options)
+    encode_missing_directions(onx, model)
     data: bytes = onx.SerializeToString()
     return data
 
