@@ -48,7 +48,7 @@ def serve(
     from podml.main import create_app
     from podml.observability import configure_logging
 
-    configure_logging(log_level.upper())
+    configure_logging(log_level.upper(), log_predictions=settings.access_log_predictions)
     console.print(
         f"PodML {__version__} at [bold]http://{settings.host}:{settings.port}[/] "
         f"(database: {settings.database_url.split('://')[0]}, storage: {settings.storage_backend}, "

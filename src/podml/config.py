@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # How long the gateway waits for a replica's answer, and how long traffic figures are kept.
     gateway_timeout_seconds: float = Field(default=60.0, gt=0)
     stats_retention_days: int = Field(default=7, ge=1)
+    # One access-log line per prediction call costs as much as the call's routing: off by default
+    # (the gateway counts every call in its stats); the rest of the API is always logged.
+    access_log_predictions: bool = False
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 

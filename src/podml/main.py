@@ -22,6 +22,7 @@ from podml.database import create_engine, create_sessionmaker
 from podml.errors import install_error_handlers
 from podml.executors.factory import build_executor, build_serving
 from podml.executors.reconciler import Reconciler
+from podml.gateway.fastpath import PredictFastPath
 from podml.gateway.gateway import Gateway
 from podml.migrations import upgrade_to_head
 from podml.observability import MetricsMiddleware
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(PredictFastPath, gateway=lambda: app.state.gateway)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

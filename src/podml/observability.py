@@ -74,7 +74,19 @@ def _as_tuple(args: Any) -> tuple[Any, ...]:
     return args if isinstance(args, tuple) else (args,)
 
 
-def configure_logging(level: str = "INFO") -> None:
+class DropPredictionCalls(logging.Filter):
+    """Keeps uvicorn's access log for the API, drops its line for each gateway prediction call."""
+
+    PREFIXES = ("/api/v1/predict/", "/v2/models/")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            return not (args[1] == "POST" and args[2].startswith(self.PREFIXES))
+        return True
+
+
+def configure_logging(level: str = "INFO", *, log_predictions: bool = True) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redactor = RedactSecretsFilter()
     for name in ("", "uvicorn", "uvicorn.access", "uvicorn.error", "podml"):
@@ -82,3 +94,5 @@ def configure_logging(level: str = "INFO") -> None:
         logger.addFilter(redactor)
         for handler in logger.handlers:
             handler.addFilter(redactor)
+    if not log_predictions:
+        logging.getLogger("uvicorn.access").addFilter(DropPredictionCalls())

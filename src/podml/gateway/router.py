@@ -1,6 +1,9 @@
 """Prediction routes on the platform's own port: `POST /api/v1/predict/{deployment_id}` and the Open
 Inference Protocol (V2) routes under `/v2/models/{deployment_id}`. They authenticate by themselves
-(see `access`), so they sit on the public router; bodies go to a replica as they came, unparsed."""
+(see `access`), so they sit on the public router; bodies go to a replica as they came, unparsed.
+The two POST calls are answered by `fastpath.PredictFastPath` before FastAPI sees them; their
+routes here document them in the OpenAPI schema, and answer them in an application that mounts
+this router without the middleware."""
 
 from __future__ import annotations
 
@@ -13,11 +16,11 @@ from pydantic import BaseModel, Field
 
 from podml.errors import DomainError
 from podml.gateway.access import DeploymentNotFound
+from podml.gateway.fastpath import MAX_BODY_BYTES
 from podml.gateway.gateway import Gateway
 from podml.gateway.proxy import Answer
 
 router = APIRouter(tags=["predictions"])
-MAX_BODY_BYTES = 64 << 20  # as the model server's own default
 
 
 class PredictRequest(BaseModel):
