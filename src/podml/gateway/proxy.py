@@ -16,14 +16,12 @@ import logging
 import time
 from dataclasses import dataclass
 
-import aiohttp
-
 from podml.executors.base import ServingExecutor
 from podml.gateway.access import Target
 from podml.gateway.stats import StatsRecorder
+from podml.gateway.upstream import UpstreamPool, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
-_RETRYABLE = (aiohttp.ClientConnectionError,)
 
 
 @dataclass(frozen=True)
@@ -46,22 +44,10 @@ class Proxy:
         self.timeout = timeout
         self._outstanding: dict[str, int] = {}
         self._turn = itertools.count()
-        self._client: aiohttp.ClientSession | None = None
-
-    def _session(self) -> aiohttp.ClientSession:
-        if self._client is None or self._client.closed:
-            self._client = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30),
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept-Encoding"),
-            )
-        return self._client
+        self.pool = UpstreamPool(timeout)
 
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        self.pool.close()
 
     def _pick(self, urls: list[str], tried: set[str]) -> str | None:
         """The candidate with the fewest calls in flight; among equals, the next in turn."""
@@ -108,7 +94,7 @@ class Proxy:
             return self._unavailable(target, v2)
         tried: set[str] = set()
         last_error = ""
-        headers = {"Content-Type": content_type} if content_type else None
+        target_path = f"{path}?{query}" if query else path
         for _ in range(min(len(urls), 3)):
             url = self._pick(urls, tried)
             if url is None:
@@ -116,18 +102,13 @@ class Proxy:
             tried.add(url)
             self._outstanding[url] = self._outstanding.get(url, 0) + 1
             try:
-                async with self._session().request(
-                    method, f"{url}{path}{'?' + query if query else ''}", data=body or None, headers=headers
-                ) as response:
-                    content = await response.read()
-                    if response.status == 503 and len(tried) < len(urls):
-                        last_error = "a replica was not ready"  # stopping or restarting: try another
-                        continue
-                    return Answer(
-                        response.status, content, response.headers.get("Content-Type", "application/json")
-                    )
-            except _RETRYABLE as exc:
-                last_error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                reply = await self.pool.request(url, method, target_path, body, content_type)
+                if reply.status == 503 and len(tried) < len(urls):
+                    last_error = "a replica was not ready"  # stopping or restarting: try another
+                    continue
+                return Answer(reply.status, reply.body, reply.content_type)
+            except UpstreamUnavailable as exc:
+                last_error = str(exc)
                 log.info("deployment %s: replica unreachable (%s); trying another", target.id, last_error)
             except TimeoutError:
                 return _error(504, f"the model did not answer within {self.timeout:g} s", v2)

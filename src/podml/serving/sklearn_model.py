@@ -49,7 +49,8 @@ def json_list(values: Any) -> list[Any]:
 
 
 def _finite_items(values: Any) -> list[Any]:
-    return np.where(np.isfinite(values), values, None).tolist()  # type: ignore[no-any-return]
+    finite: list[Any] = np.where(np.isfinite(values), values, np.array(None)).tolist()
+    return finite
 
 
 def single_threaded(estimator: Any) -> None:
