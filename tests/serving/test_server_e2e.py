@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.serving.conftest import TrainedModel
 from tests.serving.fakes import ServerProcess
+from tests.support.rclone import RcloneS3
 from tests.trainer.storage_server import StorageServer, start
 
 pytestmark = pytest.mark.timeout(90)
@@ -146,3 +150,61 @@ def test_a_verified_onnx_file_is_served(
     assert server.client.get("/ready").json()["serving_path"] == "onnx"
     predictions = server.client.post("/predict", json={"instances": linear_model.instances[:20]}).json()
     assert predictions["predictions"] == pytest.approx(linear_model.expected(20), rel=1e-4, abs=1e-4)
+
+
+def test_the_model_is_downloaded_from_s3(
+    servers: list[ServerProcess], rclone_s3: RcloneS3, linear_model: TrainedModel
+) -> None:
+    """The pod contract's bucket/key form: boto3 in the server, against a real SigV4 S3 server."""
+    bucket = f"podml-serving-{uuid.uuid4().hex[:10]}"
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=rclone_s3.endpoint,
+        aws_access_key_id=rclone_s3.access_key,
+        aws_secret_access_key=rclone_s3.secret_key,
+        region_name="us-east-1",
+    )
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="models/u/m/1/model.joblib", Body=linear_model.path.read_bytes())
+    credentials = {
+        "MODEL_S3_BUCKET": bucket,
+        "S3_ENDPOINT_URL": rclone_s3.endpoint,
+        "AWS_ACCESS_KEY_ID": rclone_s3.access_key,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    server = ServerProcess(
+        {
+            **credentials,
+            "MODEL_S3_KEY": "models/u/m/1/model.joblib",
+            "AWS_SECRET_ACCESS_KEY": rclone_s3.secret_key,
+        },
+        fake=False,
+    )
+    servers.append(server)
+    server.wait_ready(timeout=30)
+    answer = server.client.post("/predict", json={"instances": linear_model.instances[:5]}).json()
+    assert answer["predictions"] == pytest.approx(linear_model.expected(5), rel=1e-9, abs=1e-9)
+
+    wrong = ServerProcess(
+        {
+            **credentials,
+            "MODEL_S3_KEY": "models/u/m/1/model.joblib",
+            "AWS_SECRET_ACCESS_KEY": "not-the-secret",
+        },
+        fake=False,
+    )
+    servers.append(wrong)
+    wrong.wait_live(timeout=30)
+    deadline = time.monotonic() + 30
+    while (ready := wrong.client.get("/ready")).json()["status"] == "loading" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "failed"
+    assert "403" in ready.json()["detail"]  # the loader's reason, readable at /ready
+    for process in (server, wrong):
+        process.process.terminate()
+        process.process.wait(10)
+    logs = server.output() + wrong.output()
+    assert "downloaded the model from s3://" in logs
+    assert rclone_s3.secret_key not in logs
+    assert "not-the-secret" not in logs
