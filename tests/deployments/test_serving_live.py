@@ -201,6 +201,48 @@ async def test_killed_replicas_come_back_and_a_version_switch_drops_no_request(l
     assert gone.status_code == 404
 
 
+async def test_load_scales_a_deployment_out_and_quiet_scales_it_back(live: Live) -> None:
+    """The HPA's job, locally: in-flight requests above the deployment's target add replicas up to
+    max_replicas; once the load stops (for scale_down_delay_seconds, 2 s here) they go again."""
+    user = await live.api.new_user()
+    version = await upload_version(live.api.client, user, "scaler", linear_model_bytes(slope=3.0))
+    deployment = await _ready(live, user, version, min_replicas=1, max_replicas=3, target_concurrency=0.02)
+    assert (deployment["ready_replicas"], deployment["target_concurrency"]) == (1, 0.02)
+    url = f"/api/deployments/{deployment['id']}"
+    predict = f"/api/v1/predict/{deployment['id']}"
+
+    seen: Counter[Any] = Counter()
+    stop = asyncio.Event()
+    workers = [asyncio.create_task(_load(live, predict, user.headers, stop, seen)) for _ in range(6)]
+    try:
+        for _ in range(300):
+            current = await live.wait_deployment(user, deployment["id"], {"ready", "updating", "degraded"})
+            if current["ready_replicas"] == 3:
+                break
+            await asyncio.sleep(0.1)
+        assert current["ready_replicas"] == 3, current
+        assert current["desired_replicas"] == 3
+    finally:
+        stop.set()
+        await asyncio.gather(*workers)
+    assert set(seen) == {4.0}, seen  # 3*1+1, and no request failed while replicas were added
+
+    for _ in range(300):
+        current = await live.wait_deployment(user, deployment["id"], {"ready"})
+        if current["desired_replicas"] == 1 and len(current["replica_states"]) == 1:
+            break
+        await asyncio.sleep(0.1)
+    assert (current["desired_replicas"], len(current["replica_states"])) == (1, 1), current
+
+    # Back to the platform's default target (4 in flight per replica): still one replica when quiet.
+    reset = await live.api.client.patch(url, headers=user.headers, json={"target_concurrency": None})
+    assert reset.json()["target_concurrency"] is None
+    bad = await live.api.client.patch(url, headers=user.headers, json={"target_concurrency": 0})
+    assert bad.status_code == 422
+    assert "target_concurrency" in bad.text
+    assert (await live.api.client.delete(url, headers=user.headers)).status_code == 204
+
+
 async def test_a_model_that_does_not_load_fails_the_deployment_with_the_reason(live: Live) -> None:
     user = await live.api.new_user()
     version = await upload_version(live.api.client, user, "liar", linear_model_bytes())

@@ -103,6 +103,7 @@ class DeploymentLoop:
             deployment.replicas,
             deployment.min_replicas,
             deployment.max_replicas,
+            deployment.target_concurrency,
         )
         applied = self._applied.get(deployment.id)
         stale = applied is None or time.monotonic() - applied.at > self.settings.signed_url_ttl_seconds / 2
@@ -140,7 +141,7 @@ class DeploymentLoop:
             replicas=deployment.replicas,
             min_replicas=deployment.min_replicas,
             max_replicas=deployment.max_replicas,
-            target_concurrency=self.settings.autoscale_target_concurrency,
+            target_concurrency=deployment.target_concurrency or self.settings.autoscale_target_concurrency,
         )
 
     async def _record(

@@ -37,6 +37,8 @@ class Deployment(TimestampMixin, Base):
     replicas: Mapped[int] = mapped_column(Integer, default=1)
     min_replicas: Mapped[int] = mapped_column(Integer, default=1)
     max_replicas: Mapped[int] = mapped_column(Integer, default=1)
+    # In-flight requests per replica the autoscaler aims for; None: the platform's default.
+    target_concurrency: Mapped[float | None] = mapped_column(Float)
     resources_json: Mapped[dict[str, Any]] = mapped_column(JSON)
     # Bumped by every change that needs new replicas (another version, other resources).
     revision: Mapped[int] = mapped_column(Integer, default=1)

@@ -53,6 +53,15 @@ class DeploymentCreate(BaseModel):
     max_replicas: int | None = Field(default=None, ge=1, le=1000)
     resources: ReplicaResourcesIn | None = None
     public: bool = Field(default=False, description="Anyone may call the prediction URL, no key needed")
+    target_concurrency: float | None = Field(
+        default=None,
+        gt=0,
+        le=10_000,
+        description=(
+            "Autoscaling target: requests in flight per replica (KServe's scaleTarget); "
+            "omitted or null: the platform's PODML_AUTOSCALE_TARGET_CONCURRENCY"
+        ),
+    )
 
     @field_validator("name")
     @classmethod
@@ -94,6 +103,15 @@ class DeploymentUpdate(BaseModel):
     max_replicas: int | None = Field(default=None, ge=1, le=1000)
     resources: ReplicaResourcesIn | None = None
     public: bool | None = None
+    target_concurrency: float | None = Field(
+        default=None,
+        gt=0,
+        le=10_000,
+        description=(
+            "Autoscaling target: requests in flight per replica (KServe's scaleTarget); "
+            "omitted or null: the platform's PODML_AUTOSCALE_TARGET_CONCURRENCY"
+        ),
+    )
 
     @field_validator("name")
     @classmethod
@@ -124,6 +142,7 @@ class DeploymentRead(BaseModel):
     replicas: int
     min_replicas: int
     max_replicas: int
+    target_concurrency: float | None = Field(description="The autoscaling target; null: the platform's")
     desired_replicas: int
     ready_replicas: int
     resources: dict[str, Any] = Field(validation_alias="resources_json")

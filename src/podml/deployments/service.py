@@ -112,6 +112,7 @@ async def create(
         replicas=data.replicas,
         min_replicas=data.min_replicas,
         max_replicas=data.max_replicas,
+        target_concurrency=data.target_concurrency,
         desired_replicas=data.replicas,
         resources_json=resources.to_json(),
         revision=1,
@@ -156,6 +157,8 @@ async def update(
         low, high, start = _new_bounds(deployment, data)
         await _check_replicas(session, principal, settings, high, excluding=deployment.id)
         deployment.min_replicas, deployment.max_replicas, deployment.replicas = low, high, start
+    if "target_concurrency" in changes:
+        deployment.target_concurrency = data.target_concurrency
     if data.name is not None:
         deployment.name = data.name
     if data.public is not None:
