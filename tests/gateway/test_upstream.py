@@ -136,3 +136,30 @@ async def test_a_reset_mid_answer_is_unavailable() -> None:
         await task
         pool.close()
         listener.close()
+
+
+def test_the_pool_works_on_uvloop() -> None:
+    """`podml serve` runs on uvloop (uvicorn's default when installed): its transports differ."""
+    import uvloop
+
+    async def walk() -> list[int]:
+        app = Replica()
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+        task = asyncio.create_task(server.serve())
+        for _ in range(500):
+            if server.started:
+                break
+            await asyncio.sleep(0.01)
+        pool = UpstreamPool(timeout=5)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            return [
+                (await pool.request(base, "POST", "/p", b"[1]", "application/json")).status for _ in range(3)
+            ]
+        finally:
+            pool.close()
+            server.should_exit = True
+            await task
+
+    assert uvloop.run(walk()) == [200, 200, 200]
