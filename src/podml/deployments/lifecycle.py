@@ -9,6 +9,7 @@ failed one fails the deployment (the previous revision, if any, keeps serving).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shlex
 import time
@@ -57,6 +58,7 @@ class DeploymentLoop:
         self.on_deleted = on_deleted
         self._applied: dict[uuid.UUID, _Applied] = {}
         self._has_requirements: dict[uuid.UUID, bool] = {}
+        self._deleting: dict[uuid.UUID, asyncio.Task[None]] = {}
 
     async def follow(self, session: AsyncSession) -> bool:
         """One pass over every deployment; True while any of them is still settling."""
@@ -72,14 +74,7 @@ class DeploymentLoop:
 
     async def _follow_one(self, session: AsyncSession, deployment: Deployment) -> bool:
         if deployment.status == "deleting":
-            await self.serving.delete_serving(deployment.id)
-            await repository.remove(session, deployment.id)
-            await session.commit()
-            self._applied.pop(deployment.id, None)
-            if self.on_deleted is not None:
-                self.on_deleted(deployment.id)
-            log.info("deployment %s deleted", deployment.id)
-            return False
+            return await self._teardown(session, deployment.id)
         version = await session.get(ModelVersion, deployment.version_id)
         observation = await self.serving.observe_serving(deployment.id)
         hold: tuple[str, str] | None = None
@@ -93,6 +88,34 @@ class DeploymentLoop:
             observation = await self.serving.observe_serving(deployment.id)
         status, reason = _derive(deployment, observation, hold)
         return await self._record(session, deployment, observation, status, reason)
+
+    async def _teardown(self, session: AsyncSession, deployment_id: uuid.UUID) -> bool:
+        """Stop the replicas in the background (they drain for a second or more: other deployments
+        must not wait for that), then remove the row; True while that is under way."""
+        task = self._deleting.get(deployment_id)
+        if task is None:
+            self._deleting[deployment_id] = asyncio.create_task(self.serving.delete_serving(deployment_id))
+            return True
+        if not task.done():
+            return True
+        del self._deleting[deployment_id]
+        problem = "cancelled" if task.cancelled() else task.exception()
+        if problem is not None:
+            log.error("deployment %s: stopping its replicas failed (%r); retrying", deployment_id, problem)
+            return True
+        await repository.remove(session, deployment_id)
+        await session.commit()
+        self._applied.pop(deployment_id, None)
+        if self.on_deleted is not None:
+            self.on_deleted(deployment_id)
+        log.info("deployment %s deleted", deployment_id)
+        return False
+
+    async def close(self) -> None:
+        """Wait for teardowns under way (the executor closes after this)."""
+        tasks = list(self._deleting.values())
+        self._deleting.clear()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _apply_if_needed(
         self, deployment: Deployment, version: ModelVersion, observation: ServingObservation

@@ -263,6 +263,10 @@ class LocalServing(ServingExecutor):
         return min(deadlines, default=math.inf)
 
     async def _tick(self, deployment: _Deployment, probe: bool) -> None:
+        if deployment.lock.locked():
+            # An apply (which reconciles, then wakes this loop) or a delete (draining for a second
+            # or more) has it: waiting here would hold up every other deployment's tick.
+            return
         async with deployment.lock:
             if deployment.deleted:
                 return

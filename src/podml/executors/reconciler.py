@@ -91,6 +91,8 @@ class Reconciler:
         )
         self._wake = asyncio.Event()
         self._busy = False
+        self.serving = serving
+        self._warming: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -103,8 +105,17 @@ class Reconciler:
             await lifecycle.follow(session, self.storage, self.executor)
             await lifecycle.admit(session, self.storage, self.executor, self.settings)
             building = await builds.follow(session, self.storage, self.executor, self.settings)
+            if building:
+                self._warm_serving()
             deploying = await self.deployments.follow(session) if self.deployments is not None else False
             self._busy = deploying or building or bool(await _count_running(session))
+
+    def _warm_serving(self) -> None:
+        """A version being built is usually deployed next: start the serving executor's warm
+        process now (seconds of imports), so that the deployment's first replica starts in a
+        fraction of a second. Once per reconciler; `prepare` logs its own failures."""
+        if self.serving is not None and self._warming is None:
+            self._warming = asyncio.create_task(self.serving.prepare())
 
     async def run(self) -> None:
         log.info("reconciler started (executor: %s)", self.executor.name)
@@ -125,6 +136,12 @@ class Reconciler:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=interval)
         finally:
+            if self._warming is not None and not self._warming.done():
+                self._warming.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._warming
+            if self.deployments is not None:
+                await self.deployments.close()
             await self.leadership.release()
 
 
