@@ -625,3 +625,30 @@ async def test_the_supervision_loop_survives_its_own_errors(
     await until(restarted, "the killed replica to be restarted")
     assert "supervising deployment" in caplog.text
     await serving.delete_serving(spec.deployment_id)
+
+
+async def test_a_deletion_that_drains_holds_up_no_other_deployment(
+    serving: LocalServing, tmp_path: Path
+) -> None:
+    """Deleting waits for the requests in flight (here one taking 8 s); meanwhile another deployment
+    starts and takes traffic: nothing in the executor waits for the drain but the deletion."""
+    slow = make_spec(fake_env(tmp_path / "slow", model="slow", delay=8.0))
+    await serving.apply_serving(slow)
+    await ready(serving, slow)
+    url = serving.endpoints(slow.deployment_id)[0]
+    in_flight = asyncio.create_task(asyncio.to_thread(predict, url))
+    await asyncio.sleep(0.5)  # the request is in the replica now
+    deletion = asyncio.create_task(serving.delete_serving(slow.deployment_id))
+    await asyncio.sleep(0.2)
+
+    other = make_spec(fake_env(tmp_path / "other"))
+    await serving.apply_serving(other)
+    await ready(serving, other)
+    assert predict(serving.endpoints(other.deployment_id)[0]) == 6.0
+    assert not deletion.done(), "the other deployment waited for the slow one's drain"
+    assert not in_flight.done()
+
+    assert await in_flight == 6.0  # the drained request was answered, not cut off
+    await deletion
+    assert serving.endpoints(slow.deployment_id) == []
+    await serving.delete_serving(other.deployment_id)
