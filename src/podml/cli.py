@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -157,6 +159,21 @@ def user_create(
 
 
 app.command()(train)
+
+
+@app.command()
+def openapi(
+    output: Annotated[Path | None, typer.Option(help="Write here instead of to standard output")] = None,
+) -> None:
+    """Print the HTTP API's OpenAPI schema (the web UI's typed client is generated from it)."""
+    from podml.main import create_app
+
+    text = json.dumps(create_app(load_settings()).openapi(), indent=1, sort_keys=True) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
 
 
 @app.command()

@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     access_log_predictions: bool = False
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The web UI's static export (`make run` builds it into web/out of the checkout).
+    web_dir: Path = Path(__file__).resolve().parents[2] / "web" / "out"
 
     @field_validator("cors_origins", mode="before")
     @classmethod

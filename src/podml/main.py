@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from starlette.types import Receive, Scope, Send
 
 from podml import __version__
 from podml.api import api_router
@@ -115,8 +117,27 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         )
     app.include_router(api_router)
 
+    mount_web(app, settings)
+    return app
+
+
+class WebFiles(StaticFiles):
+    """The UI's static export; a path under /api or /v2 that no route matched stays a JSON 404."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(("/api/", "/v2/")):
+            await JSONResponse({"detail": f"no route {path}"}, status_code=404)(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def mount_web(app: FastAPI, settings: Settings) -> None:
+    """The web UI at `/` when its static export exists (else `/` leads to the API docs)."""
+    if (settings.web_dir / "index.html").is_file():
+        app.mount("/", WebFiles(directory=settings.web_dir, html=True), name="web")
+        return
+
     @app.get("/", include_in_schema=False)
     async def index() -> RedirectResponse:
         return RedirectResponse("/docs")
-
-    return app
