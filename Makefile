@@ -10,7 +10,7 @@ VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON := $(shell command -v $(PYTHON))
 
-.PHONY: run test install install-test lint typecheck pytest lock clean
+.PHONY: run test install install-test lint typecheck pytest lock clean web web-check
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -22,8 +22,32 @@ install: $(UV)
 install-test: $(UV)
 	$(UV) sync --frozen --extra test
 
-run: install
+run: install web
 	$(VENV)/bin/podml serve
+
+# The web UI (web/): a static export served by `podml serve` at /, rebuilt only when its sources,
+# its packages or the API's schema changed. Its typed client is generated from `podml openapi`.
+NPM := cd web && NEXT_TELEMETRY_DISABLED=1
+PY_SOURCES := $(shell find src/podml -name '*.py')
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/next.config.ts web/tsconfig.json web/postcss.config.mjs
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	$(NPM) npm ci --no-audit --no-fund
+
+build/openapi.json: $(PY_SOURCES) | install
+	$(VENV)/bin/podml openapi --output $@
+
+web/src/lib/schema.d.ts: build/openapi.json web/node_modules/.package-lock.json
+	$(NPM) npx openapi-typescript ../build/openapi.json -o src/lib/schema.d.ts
+
+web/out/index.html: $(WEB_SOURCES) web/src/lib/schema.d.ts web/node_modules/.package-lock.json
+	$(NPM) npx next build
+
+web: web/out/index.html
+
+web-check: web
+	$(NPM) npx eslint . --max-warnings 0
+	$(NPM) npx tsc --noEmit
 
 lint: install-test
 	$(VENV)/bin/ruff check src tests bench
@@ -35,10 +59,10 @@ typecheck: install-test
 pytest: install-test
 	$(VENV)/bin/pytest
 
-test: lint typecheck pytest
+test: lint typecheck web-check pytest
 
 lock: $(UV)
 	$(UV) lock
 
 clean:
-	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .tools $(VENV) .pytest_cache .mypy_cache .ruff_cache build web/out web/.next web/node_modules
