@@ -8,7 +8,9 @@ UV_VERSION := 0.13.8
 UV := .tools/bin/uv
 VENV := .venv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
-export UV_PYTHON := $(shell command -v $(PYTHON))
+# The interpreter's real path (a pyenv shim's path never matches the venv's, and uv would
+# recreate .venv on every sync).
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 
 .PHONY: run test install install-test lint typecheck pytest lock clean web web-check
 
@@ -34,7 +36,7 @@ WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/next.config.ts web/
 web/node_modules/.package-lock.json: web/package-lock.json
 	$(NPM) npm ci --no-audit --no-fund
 
-build/openapi.json: $(PY_SOURCES) | install
+build/openapi.json: $(PY_SOURCES)
 	$(VENV)/bin/podml openapi --output $@
 
 web/src/lib/schema.d.ts: build/openapi.json web/node_modules/.package-lock.json
