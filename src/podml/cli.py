@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 from pathlib import Path
 from typing import Annotated
@@ -56,8 +57,13 @@ def serve(
         f"(database: {settings.database_url.split('://')[0]}, storage: {settings.storage_backend}, "
         f"auth: {settings.auth_mode})"
     )
+    application = create_app(settings)
+    # Everything imported and built so far lives as long as the process: out of the collector's
+    # sight, a full collection no longer walks it (pauses that would land on prediction calls).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(settings),
+        application,
         host=settings.host,
         port=settings.port,
         log_config=None,

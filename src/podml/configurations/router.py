@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from podml import catalog
 from podml.configurations import service
 from podml.configurations.schemas import (
+    Catalog,
     ConfigurationCreate,
     ConfigurationPage,
     ConfigurationRead,
@@ -68,6 +69,7 @@ async def delete_configuration(
     return Response(status_code=204)
 
 
-@catalog_router.get("/api/models/catalog")
-async def model_catalog(_principal: CurrentUser) -> dict[str, list[dict[str, Any]]]:
-    return {"items": [spec.as_dict() for spec in catalog.CATALOG.values()]}
+@catalog_router.get("/api/models/catalog", response_model=Catalog)
+async def model_catalog(_principal: CurrentUser) -> Catalog:
+    """The models the trainer can fit, with each hyperparameter's type, default and bounds."""
+    return Catalog.model_validate({"items": [spec.as_dict() for spec in catalog.CATALOG.values()]})

@@ -100,3 +100,36 @@ class ConfigurationRead(BaseModel):
 
 
 ConfigurationPage = Page[ConfigurationRead]
+
+
+class CatalogHyperparameter(BaseModel):
+    name: str
+    type: Literal["int", "float", "bool", "choice"]
+    default: Any
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: list[Any] = []
+    nullable: bool = False
+    task: Literal["regression", "classification"] | None = Field(
+        default=None, description="Only for this task; null: both"
+    )
+
+
+class CatalogModel(BaseModel):
+    """A model the trainer can fit, and the form of its hyperparameters."""
+
+    name: str
+    title: str
+    tasks: list[Literal["regression", "classification"]]
+    description: str
+    hyperparameters: list[CatalogHyperparameter]
+    estimators: dict[str, str]
+    needs_scaling: bool
+    tree_based: bool
+    max_train_rows: int | None
+    scale_target: bool
+
+
+class Catalog(BaseModel):
+    items: list[CatalogModel]
