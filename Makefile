@@ -40,7 +40,7 @@ build/openapi.json: $(PY_SOURCES)
 	$(VENV)/bin/podml openapi --output $@
 
 web/src/lib/schema.d.ts: build/openapi.json web/node_modules/.package-lock.json
-	$(NPM) npx openapi-typescript ../build/openapi.json -o src/lib/schema.d.ts
+	$(NPM) npx openapi-typescript ../build/openapi.json --default-non-nullable false -o src/lib/schema.d.ts
 
 web/out/index.html: $(WEB_SOURCES) web/src/lib/schema.d.ts web/node_modules/.package-lock.json
 	$(NPM) npx next build

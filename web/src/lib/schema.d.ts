@@ -416,7 +416,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Model Catalog */
+        /**
+         * Model Catalog
+         * @description The models the trainer can fit, with each hyperparameter's type, default and bounds.
+         */
         get: operations["models-model_catalog"];
         put?: never;
         post?: never;
@@ -628,7 +631,7 @@ export interface components {
              * Name
              * @default default
              */
-            name: string;
+            name?: string;
         };
         /** ApiKeyCreated */
         ApiKeyCreated: {
@@ -693,6 +696,72 @@ export interface components {
             /** Revoked At */
             revoked_at: string | null;
         };
+        /** Catalog */
+        Catalog: {
+            /** Items */
+            items: components["schemas"]["CatalogModel"][];
+        };
+        /** CatalogHyperparameter */
+        CatalogHyperparameter: {
+            /**
+             * Choices
+             * @default []
+             */
+            choices?: unknown[];
+            /** Default */
+            default: unknown;
+            /** Description */
+            description: string;
+            /** Maximum */
+            maximum?: number | null;
+            /** Minimum */
+            minimum?: number | null;
+            /** Name */
+            name: string;
+            /**
+             * Nullable
+             * @default false
+             */
+            nullable?: boolean;
+            /**
+             * Task
+             * @description Only for this task; null: both
+             */
+            task?: ("regression" | "classification") | null;
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "int" | "float" | "bool" | "choice";
+        };
+        /**
+         * CatalogModel
+         * @description A model the trainer can fit, and the form of its hyperparameters.
+         */
+        CatalogModel: {
+            /** Description */
+            description: string;
+            /** Estimators */
+            estimators: {
+                [key: string]: string;
+            };
+            /** Hyperparameters */
+            hyperparameters: components["schemas"]["CatalogHyperparameter"][];
+            /** Max Train Rows */
+            max_train_rows: number | null;
+            /** Name */
+            name: string;
+            /** Needs Scaling */
+            needs_scaling: boolean;
+            /** Scale Target */
+            scale_target: boolean;
+            /** Tasks */
+            tasks: ("regression" | "classification")[];
+            /** Title */
+            title: string;
+            /** Tree Based */
+            tree_based: boolean;
+        };
         /** ColumnRead */
         ColumnRead: {
             /**
@@ -724,7 +793,7 @@ export interface components {
              * Model Type
              * @default linear_regression
              */
-            model_type: string;
+            model_type?: string;
             /** Name */
             name: string;
             /**
@@ -732,7 +801,7 @@ export interface components {
              * @default auto
              * @enum {string}
              */
-            task: "auto" | "regression" | "classification";
+            task?: "auto" | "regression" | "classification";
             /**
              * X Column
              * @description Shorthand for a single feature column
@@ -876,7 +945,7 @@ export interface components {
              * @description Anyone may call the prediction URL, no key needed
              * @default false
              */
-            public: boolean;
+            public?: boolean;
             /** Replicas */
             replicas?: number | null;
             resources?: components["schemas"]["ReplicaResourcesIn"] | null;
@@ -928,7 +997,7 @@ export interface components {
              * Replica States
              * @default []
              */
-            replica_states: components["schemas"]["ReplicaRead"][];
+            replica_states?: components["schemas"]["ReplicaRead"][];
             /** Replicas */
             replicas: number;
             /** Resources */
@@ -961,12 +1030,12 @@ export interface components {
              * Url
              * @default
              */
-            url: string;
+            url?: string;
             /**
              * V2 Url
              * @default
              */
-            v2_url: string;
+            v2_url?: string;
             /**
              * Version Id
              * Format: uuid
@@ -1137,7 +1206,7 @@ export interface components {
              * @default sklearn
              * @enum {string}
              */
-            framework: "sklearn";
+            framework?: "sklearn";
             /** Name */
             name: string;
         };
@@ -1174,7 +1243,7 @@ export interface components {
              * Version Count
              * @default 0
              */
-            version_count: number;
+            version_count?: number;
         };
         /** ModelVersionRead */
         ModelVersionRead: {
@@ -1434,7 +1503,7 @@ export interface components {
              * @default bearer
              * @constant
              */
-            token_type: "bearer";
+            token_type?: "bearer";
         };
         /** UserCreate */
         UserCreate: {
@@ -2655,11 +2724,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: {
-                            [key: string]: unknown;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["Catalog"];
                 };
             };
             /** @description Validation Error */
