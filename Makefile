@@ -12,7 +12,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # recreate .venv on every sync).
 export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 
-.PHONY: run test install install-test lint typecheck pytest lock clean web web-check
+.PHONY: run test install install-test lint typecheck pytest lock clean web web-check browser
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -47,6 +47,11 @@ web/out/index.html: $(WEB_SOURCES) web/src/lib/schema.d.ts web/node_modules/.pac
 
 web: web/out/index.html
 
+# Debian's chromium for the browser tests (Playwright cannot download a browser here).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; } \
+		|| { echo "could not install chromium: run 'apt-get install -y chromium' as root" >&2; exit 1; }
+
 web-check: web
 	$(NPM) npx eslint . --max-warnings 0
 	$(NPM) npx tsc --noEmit
@@ -61,7 +66,7 @@ typecheck: install-test
 pytest: install-test
 	$(VENV)/bin/pytest
 
-test: lint typecheck web-check pytest
+test: lint typecheck web-check browser pytest
 
 lock: $(UV)
 	$(UV) lock

@@ -72,9 +72,11 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     },
   });
 
+  // After signing in or out: forget the previous user's data, and know who is signed in now
+  // before the caller navigates (an invalidated active query refetches before this resolves).
   const refresh = useCallback(async () => {
-    client.clear();
-    await client.invalidateQueries();
+    client.removeQueries({ predicate: (query) => !["config", "me"].includes(String(query.queryKey[0])) });
+    await client.invalidateQueries({ queryKey: ["me"] });
   }, [client]);
 
   const value = useMemo<AuthContext>(
