@@ -22,7 +22,7 @@ from tests.support.live import Live, live_app, live_port
 
 # One moto server (Cognito: moto_server, moto_cognito, aws_dummy_credentials) and one rclone S3
 # server (rclone_s3) for the whole run.
-pytest_plugins = ["tests.support.moto_server", "tests.support.rclone"]
+pytest_plugins = ["tests.support.moto_server", "tests.support.rclone", "tests.support.ministack"]
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     cognito_client_id: str = ""
     cognito_jwks_url: str = ""
     cognito_endpoint_url: str = ""
+    # How the web UI signs in: SRP (the password never leaves the browser; Amplify's default) or
+    # USER_PASSWORD_AUTH (the password goes to Cognito over TLS; the app client must allow it).
+    cognito_auth_flow: Literal["USER_SRP_AUTH", "USER_PASSWORD_AUTH"] = "USER_SRP_AUTH"
     cognito_admin_group: str = "admin"
 
     # Storage.

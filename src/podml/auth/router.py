@@ -58,6 +58,7 @@ async def public_config(settings: SettingsDep) -> PublicConfig:
         cognito_user_pool_id=settings.cognito_user_pool_id if cognito else None,
         cognito_client_id=settings.cognito_client_id if cognito else None,
         cognito_endpoint_url=(settings.cognito_endpoint_url or None) if cognito else None,
+        cognito_auth_flow=settings.cognito_auth_flow if cognito else None,
         max_upload_bytes=settings.max_upload_bytes,
     )
 

@@ -56,4 +56,5 @@ class PublicConfig(BaseModel):
     cognito_user_pool_id: str | None = None
     cognito_client_id: str | None = None
     cognito_endpoint_url: str | None = None
+    cognito_auth_flow: Literal["USER_SRP_AUTH", "USER_PASSWORD_AUTH"] | None = None
     max_upload_bytes: int

@@ -1386,6 +1386,8 @@ export interface components {
              * @enum {string}
              */
             auth_mode: "local" | "cognito";
+            /** Cognito Auth Flow */
+            cognito_auth_flow?: ("USER_SRP_AUTH" | "USER_PASSWORD_AUTH") | null;
             /** Cognito Client Id */
             cognito_client_id?: string | null;
             /** Cognito Endpoint Url */

@@ -14,9 +14,11 @@ import {
 import type { PublicConfig } from "../config";
 
 let configured = false;
+let authFlow: "USER_SRP_AUTH" | "USER_PASSWORD_AUTH" = "USER_SRP_AUTH";
 
 export function configureCognito(config: PublicConfig): void {
   if (configured || !config.cognito_user_pool_id || !config.cognito_client_id) return;
+  authFlow = config.cognito_auth_flow ?? "USER_SRP_AUTH";
   Amplify.configure({
     Auth: {
       Cognito: {
@@ -52,7 +54,7 @@ export async function cognitoConfirm(email: string, code: string): Promise<void>
 }
 
 export async function cognitoLogin(email: string, password: string): Promise<void> {
-  const result = await signIn({ username: email, password });
+  const result = await signIn({ username: email, password, options: { authFlowType: authFlow } });
   if (!result.isSignedIn) {
     throw new Error(`sign-in needs another step: ${result.nextStep.signInStep}`);
   }
