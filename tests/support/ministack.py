@@ -27,7 +27,6 @@ from tests.support.server import free_port
 
 CONFIRMATION_CODE = "123456"
 REGION = "us-east-1"
-KEYS = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": REGION}
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,13 @@ class Ministack:
     endpoint: str
 
     def client(self) -> Any:
-        return boto3.client("cognito-idp", endpoint_url=self.endpoint, **KEYS)
+        return boto3.client(
+            "cognito-idp",
+            endpoint_url=self.endpoint,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            region_name=REGION,
+        )
 
     def create_pool(self) -> Pool:
         cognito = self.client()
