@@ -18,8 +18,10 @@ pytestmark = pytest.mark.timeout(420)
 PASSWORD = "correct-horse-battery-9"
 
 
-async def register(page: Page, email: str, name: str) -> None:
+async def register(page: Page, email: str, name: str, shot: str | None = None) -> None:
     await page.goto("/register/")
+    if shot:
+        await screenshot(page, shot)
     await page.get_by_label("Email").fill(email)
     await page.get_by_label("Display name").fill(name)
     await page.get_by_label("Password").fill(PASSWORD)
@@ -40,7 +42,7 @@ async def test_a_new_user_goes_from_a_csv_to_a_prediction(live: Live) -> None:
         await page.goto("/")
         await expect(page).to_have_url(re.compile(r"/login/$"))  # signed out: the sign-in page
         await screenshot(page, "01-login")
-        await register(page, f"ada-{tag}@example.com", "Ada")
+        await register(page, f"ada-{tag}@example.com", "Ada", shot="01-register")
         await expect(page.get_by_text("No configuration yet")).to_be_visible()
         await screenshot(page, "02-dashboard-empty")
 
@@ -91,6 +93,13 @@ async def test_a_new_user_goes_from_a_csv_to_a_prediction(live: Live) -> None:
         await page.get_by_role("link", name="Dashboard").click()
         await expect(page.get_by_text("succeeded").first).to_be_visible()
         await screenshot(page, "09-dashboard")
+        await page.get_by_role("link", name="Jobs", exact=True).click()
+        await expect(page.get_by_text("succeeded").first).to_be_visible()
+        await screenshot(page, "09-jobs")
+        await page.get_by_role("link", name="Model hub", exact=True).click()
+        await expect(page.get_by_text("1 version")).to_be_visible()
+        await screenshot(page, "09-models")
+        await page.get_by_role("link", name="Dashboard").click()
         job_url = await page.get_by_role("link", name=re.compile(r"^[0-9a-f]{8}$")).first.get_attribute(
             "href"
         )
