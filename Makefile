@@ -33,8 +33,12 @@ NPM := cd web && NEXT_TELEMETRY_DISABLED=1
 PY_SOURCES := $(shell find src/podml -name '*.py')
 WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/next.config.ts web/tsconfig.json web/postcss.config.mjs
 
+# `npm ci` when the registry has every package the lock names; a mirror without some other
+# platform's optional binaries (as here) makes it refuse, and `npm install` from the lock (same tree,
+# the lock left as it is) is the fallback.
 web/node_modules/.package-lock.json: web/package-lock.json
-	$(NPM) npm ci --no-audit --no-fund
+	$(NPM) npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+	@touch $@
 
 build/openapi.json: $(PY_SOURCES)
 	$(VENV)/bin/podml openapi --output $@
