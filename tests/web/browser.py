@@ -4,6 +4,7 @@ fails the run, never skips it."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -79,15 +80,22 @@ async def screenshot(page: Page, name: str) -> None:
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-async def drop_files(page: Page, selector: str, files: list[tuple[str, str, str]]) -> None:
-    """Drag and drop files (name, MIME type, text content) onto an element, as a user would."""
+async def drop_files(page: Page, selector: str, files: list[tuple[str, str, str | bytes]]) -> None:
+    """Drag and drop files (name, MIME type, content) onto an element, as a user would."""
+    encoded = [
+        (name, kind, base64.b64encode(data if isinstance(data, bytes) else data.encode()).decode())
+        for name, kind, data in files
+    ]
     transfer = await page.evaluate_handle(
         """(files) => {
             const transfer = new DataTransfer();
-            for (const [name, type, text] of files) transfer.items.add(new File([text], name, { type }));
+            for (const [name, type, b64] of files) {
+                const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                transfer.items.add(new File([bytes], name, { type }));
+            }
             return transfer;
         }""",
-        files,
+        encoded,
     )
     await page.dispatch_event(selector, "dragover", {"dataTransfer": transfer})
     await page.dispatch_event(selector, "drop", {"dataTransfer": transfer})

@@ -10,6 +10,7 @@ import uuid
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.deployments.helpers import linear_model_bytes
 from tests.support.csvs import linear_csv
 from tests.support.live import Live
 from tests.web.browser import Console, chromium, drop_files, new_page, screenshot, web_build
@@ -135,3 +136,43 @@ async def test_a_new_user_goes_from_a_csv_to_a_prediction(live: Live) -> None:
         await context.close()
         unexpected = [e for e in second_console.errors if "status of 404" not in e]
         assert unexpected == [], unexpected
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_an_uploaded_model_is_dropped_deployed_and_tried(live: Live) -> None:
+    """The model hub's own path: model.joblib and requirements.txt dropped together, built, deployed;
+    a model without feature names gets a JSON box in the try-it form."""
+    web_build()
+    console = Console()
+    tag = uuid.uuid4().hex[:6]
+    async with chromium() as browser:
+        context, page = await new_page(browser, live.url, console)
+        await register(page, f"uma-{tag}@example.com", "Uma")
+        await page.get_by_role("link", name="Model hub", exact=True).click()
+        await expect(page.get_by_text("No model yet")).to_be_visible()
+        await page.get_by_label("Model name").fill(f"doubler-{tag}")
+        model = ("model.joblib", "application/octet-stream", linear_model_bytes(slope=2.0, intercept=1.0))
+        requirements = ("requirements.txt", "text/plain", "scikit-learn\n")  # already installed: no download
+        await drop_files(page, "[data-testid=model-drop]", [model, requirements])
+        await expect(page.get_by_text("model: model.joblib · requirements: requirements.txt")).to_be_visible()
+        await page.get_by_role("button", name="Upload").click()
+        await expect(page.get_by_text(re.compile(r"Version v1 uploaded"))).to_be_visible(timeout=30_000)
+        await screenshot(page, "12-model-upload")
+        await page.get_by_role("link", name=f"doubler-{tag}").click()
+        deploy = page.get_by_role("button", name="Deploy v1")
+        await expect(deploy).to_be_visible(timeout=120_000)
+        await deploy.click()
+        predict = page.get_by_role("button", name="Predict")
+        await expect(predict).to_be_enabled(timeout=120_000)
+        await page.get_by_label("Instances (rows of values, JSON)").fill("[[3, 0]]")
+        await predict.click()
+        await expect(page.get_by_test_id("prediction")).to_contain_text("7")  # 2 * 3 + 1
+        await page.get_by_label("Instances (rows of values, JSON)").fill("[[3]]")
+        await predict.click()
+        await expect(page.get_by_text("expected 2 values per instance, got 1")).to_be_visible()
+        await screenshot(page, "13-uploaded-deployment")
+        await page.get_by_role("button", name="Delete deployment").click()
+        await expect(page.get_by_text("Nothing deployed yet")).to_be_visible(timeout=20_000)
+        await context.close()
+    unexpected = [e for e in console.errors if "status of 422" not in e]  # the refused width
+    assert unexpected == [], unexpected
