@@ -1,9 +1,6 @@
-"""A Cognito emulator for Amplify in a real browser: `ministack` (PyPI) on a free loopback port.
-
-What it checks, measured (1.4.21): sign-up, confirmation (its code is always 123456; it sends no
-email), RS256 ID tokens with a JWKS, and passwords in the USER_PASSWORD_AUTH flow. It does NOT
-check SRP proofs: a USER_SRP_AUTH sign-in succeeds with any password (as with moto), so the
-wrong-password test signs in with USER_PASSWORD_AUTH (`PODML_COGNITO_AUTH_FLOW`).
+"""A Cognito emulator for Amplify in a real browser: `ministack` (PyPI, 1.5 or later) on a free
+loopback port. Unlike moto it checks SRP proofs (1.4 did not: any password passed), so a wrong
+password is refused as by Cognito; its confirmation code is always 123456 (it sends no email).
 
 One server per test session; if it does not come up the session fails with its log, never skips."""
 
@@ -90,6 +87,8 @@ def ministack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ministack]:
         "GATEWAY_PORT": str(port),
         "SERVICES": "cognito-idp",
         "MINISTACK_HOST": "127.0.0.1",
+        "BIND_HOST": "127.0.0.1",
+        "IOT_MTLS_ENABLED": "0",
         "LOG_LEVEL": "WARNING",
     }
     with log_path.open("wb") as log:
