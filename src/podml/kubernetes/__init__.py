@@ -1,0 +1,1 @@
+"""Kubernetes: manifests for model serving (and, later, training Jobs and user namespaces)."""

@@ -1,0 +1,134 @@
+"""charts/model-serving and podml.kubernetes.serving are one source of truth: for every value in
+the matrix, Helm's engine renders exactly the objects the Python builders make, and every object
+passes the strict schemas and our own checks. The chart passes `helm lint --strict`."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import pytest
+import yaml
+
+from podml.kubernetes.serving import ServingObjects, chart_values, serving_objects
+from tests.kubernetes.manifests import problems
+
+CHART = Path(__file__).resolve().parents[2] / "charts" / "model-serving"
+
+
+def _objects(public: bool, replicas: tuple[int, int, int], env: dict[str, str], host: str) -> ServingObjects:
+    initial, low, high = replicas
+    return ServingObjects(
+        deployment_id=str(uuid.uuid4()),
+        user=f"u{uuid.uuid4().hex[:12]}",
+        namespace="user-abc",
+        revision=3,
+        image="registry.example.com/kubeserve-base:0.1.0",
+        env=env,
+        requests={"cpu": "250m", "memory": "512Mi"},
+        limits={"cpu": "1.5", "memory": "2Gi"},
+        replicas=initial,
+        min_replicas=low,
+        max_replicas=high,
+        public=public,
+        ingress_host=host,
+        extra_labels={"team": "risk"} if public else {},
+    )
+
+
+ENVS = [
+    {
+        "MODEL_NAME": "m",
+        "MODEL_URL": "https://s3.example.com/b/models/x/model.joblib?X-Amz-Signature=abc&x=1",
+    },
+    {
+        "MODEL_NAME": "m",
+        "MODEL_S3_BUCKET": "b",
+        "MODEL_S3_KEY": "models/u/m/1/model.joblib",
+        "ONNX_URL": "http://x/y",
+    },
+    {},
+]
+MATRIX = list(
+    itertools.product([False, True], [(1, 1, 1), (2, 1, 5)], range(len(ENVS)), ["", "models.example.com"])
+)
+
+
+def _render(values: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
+    rendered = helm.Chart.load(CHART).render(values, name="release", namespace=namespace)
+    documents = [doc for text in rendered.values() for doc in yaml.safe_load_all(text) if doc]
+    order = {"Deployment": 0, "Service": 1, "HorizontalPodAutoscaler": 2, "Ingress": 3}
+    return sorted(documents, key=lambda doc: order[doc["kind"]])
+
+
+@pytest.mark.parametrize(("public", "replicas", "env", "host"), MATRIX)
+def test_the_chart_renders_what_the_builders_make(
+    public: bool, replicas: tuple[int, int, int], env: int, host: str
+) -> None:
+    objects = _objects(public, replicas, ENVS[env], host)
+    built = serving_objects(objects)
+    assert _render(chart_values(objects), objects.namespace) == built
+    assert [o["kind"] for o in built] == ["Deployment", "Service", "HorizontalPodAutoscaler"] + (
+        ["Ingress"] if public else []
+    )
+    for obj in built:
+        assert problems(obj) == [], obj["kind"]
+
+
+def test_the_objects_are_what_a_restricted_namespace_admits() -> None:
+    deployment = serving_objects(_objects(False, (2, 1, 5), ENVS[0], ""))[0]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxUnavailable": 0, "maxSurge": 1}
+
+
+def test_our_checks_catch_what_the_schemas_miss() -> None:
+    deployment = serving_objects(_objects(False, (1, 1, 1), ENVS[0], ""))[0]
+    broken: dict[str, Any] = yaml.safe_load(yaml.safe_dump(deployment))
+    broken["metadata"]["name"] = "Model_X"
+    broken["spec"]["selector"]["matchLabels"] = {"podml/deployment": "other"}
+    container = broken["spec"]["template"]["spec"]["containers"][0]
+    container["resources"]["limits"]["memory"] = "2 gigs"
+    container["readinessProbe"]["httpGet"]["port"] = "web"
+    found = "\n".join(problems(broken))
+    for expected in ("not a valid DNS label", "does not match the pod template", "not a quantity", "'web'"):
+        assert expected in found
+    unknown = yaml.safe_load(yaml.safe_dump(deployment))
+    unknown["spec"]["replica"] = 2  # a typo the strict schema refuses
+    assert any("replica" in problem for problem in problems(unknown))
+
+
+@pytest.mark.parametrize("kube_version", ["v1.30.0", "v1.33.0"])
+def test_helm_lint_strict(kube_version: str) -> None:
+    for public in (False, True):
+        report = helm.lint(CHART, {"public": public}, strict=True, kube_version=kube_version)
+        errors = [m for m in report["messages"] if m["severity"] >= 2] + report.get("errors", [])
+        assert errors == [], errors
+
+
+def test_the_values_schema_refuses_bad_values() -> None:
+    chart = helm.Chart.load(CHART)
+    with pytest.raises(helm.HelmError):
+        chart.validate_schema({"deploymentId": "not-a-uuid"})
+    with pytest.raises(helm.HelmError):
+        chart.validate_schema(
+            {
+                "resources": {
+                    "requests": {"cpu": "lots", "memory": "1Gi"},
+                    "limits": {"cpu": "1", "memory": "1Gi"},
+                }
+            }
+        )
