@@ -26,10 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from podml.kubernetes.security import container_security_context, pod_security_context, scratch_volumes
+
 APP_NAME: Final = "model-serving"
 CONTAINER: Final = "model-server"
 PORT: Final = 8080
-RUN_AS: Final = 10001  # the image's appuser
 LABEL_DEPLOYMENT: Final = "podml/deployment"
 LABEL_USER: Final = "podml/user"
 LABEL_REVISION: Final = "podml/revision"
@@ -98,15 +99,8 @@ def _container(objects: ServingObjects) -> dict[str, Any]:
             "periodSeconds": 1,
             "failureThreshold": 60,
         },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
-        "volumeMounts": [
-            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir, the pod's own
-            {"name": "home", "mountPath": "/home/appuser"},
-        ],
+        "securityContext": container_security_context(),
+        "volumeMounts": scratch_volumes()[1],
     }
 
 
@@ -128,18 +122,9 @@ def deployment(objects: ServingObjects) -> dict[str, Any]:
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "terminationGracePeriodSeconds": 30,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": RUN_AS,
-                        "runAsGroup": RUN_AS,
-                        "fsGroup": RUN_AS,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": pod_security_context(),
                     "containers": [_container(objects)],
-                    "volumes": [
-                        {"name": "tmp", "emptyDir": {}},
-                        {"name": "home", "emptyDir": {}},
-                    ],
+                    "volumes": scratch_volumes()[0],
                 },
             },
         },

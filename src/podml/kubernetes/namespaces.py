@@ -1,0 +1,163 @@
+"""A user's namespace `user-<id>` and what isolates it: created on first use.
+
+* Pod Security `restricted`, enforced (labels on the namespace);
+* a ResourceQuota (the brief's defaults: 2 CPU, 4Gi, 5 pods; per-user overrides by an admin)
+  counting requests and limits, so a job or deployment over it is refused by the API server with
+  a reason the platform shows;
+* a LimitRange giving containers without resources the replica defaults (nothing PodML creates
+  lacks them, but a quota on limits refuses such pods otherwise);
+* NetworkPolicies: no ingress except from the platform's namespace (the gateway) to model servers;
+  no egress except DNS and the object store, plus the package index for pods labelled
+  `podml/needs-index: "true"` (a deployment whose model declares requirements).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+LABEL_NEEDS_INDEX: Final = "podml/needs-index"
+
+
+@dataclass(frozen=True)
+class Quota:
+    cpu: str = "2"
+    memory: str = "4Gi"
+    pods: int = 5
+
+
+@dataclass(frozen=True)
+class Egress:
+    """Where pods may connect: the object store and the package index, as CIDRs and ports."""
+
+    object_store_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    object_store_ports: tuple[int, ...] = (443, 9000)
+    index_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
+    index_ports: tuple[int, ...] = (443,)
+    platform_namespace: str = "podml"
+
+
+def namespace_name(user_id: str) -> str:
+    cleaned = "".join(c if c.isalnum() else "-" for c in user_id.lower()).strip("-")
+    return f"user-{cleaned}"[:63].rstrip("-")
+
+
+def _labels(user: str) -> dict[str, str]:
+    return {"app.kubernetes.io/managed-by": "podml", "podml/user": user}
+
+
+def namespace(name: str, user: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "labels": {
+                **_labels(user),
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+                "pod-security.kubernetes.io/warn": "restricted",
+                "pod-security.kubernetes.io/audit": "restricted",
+            },
+        },
+    }
+
+
+def resource_quota(name: str, user: str, quota: Quota) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "podml-quota", "namespace": name, "labels": _labels(user)},
+        "spec": {
+            "hard": {
+                "requests.cpu": quota.cpu,
+                "limits.cpu": quota.cpu,
+                "requests.memory": quota.memory,
+                "limits.memory": quota.memory,
+                "pods": str(quota.pods),
+            }
+        },
+    }
+
+
+def limit_range(name: str, user: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {"name": "podml-defaults", "namespace": name, "labels": _labels(user)},
+        "spec": {
+            "limits": [
+                {
+                    "type": "Container",
+                    "default": {"cpu": "1", "memory": "1Gi"},
+                    "defaultRequest": {"cpu": "100m", "memory": "256Mi"},
+                }
+            ]
+        },
+    }
+
+
+def _peers(cidrs: tuple[str, ...], ports: tuple[int, ...]) -> dict[str, Any]:
+    return {
+        "to": [{"ipBlock": {"cidr": cidr}} for cidr in cidrs],
+        "ports": [{"protocol": "TCP", "port": port} for port in ports],
+    }
+
+
+def network_policies(name: str, user: str, egress: Egress) -> list[dict[str, Any]]:
+    dns = {
+        "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+
+    def policy(policy_name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": policy_name, "namespace": name, "labels": _labels(user)},
+            "spec": spec,
+        }
+
+    platform = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": egress.platform_namespace}}
+    }
+    return [
+        policy("default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
+        policy(
+            "allow-dns-and-object-store",
+            {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [dns, _peers(egress.object_store_cidrs, egress.object_store_ports)],
+            },
+        ),
+        policy(
+            "allow-package-index",
+            {
+                "podSelector": {"matchLabels": {LABEL_NEEDS_INDEX: "true"}},
+                "policyTypes": ["Egress"],
+                "egress": [_peers(egress.index_cidrs, egress.index_ports)],
+            },
+        ),
+        policy(
+            "allow-gateway-to-model-servers",
+            {
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "model-serving"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [platform], "ports": [{"protocol": "TCP", "port": "http"}]}],
+            },
+        ),
+    ]
+
+
+def user_namespace_objects(
+    user_id: str, user: str, quota: Quota | None = None, egress: Egress | None = None
+) -> list[dict[str, Any]]:
+    """Everything created with a user's namespace, in order (the namespace first)."""
+    name = namespace_name(user_id)
+    return [
+        namespace(name, user),
+        resource_quota(name, user, quota or Quota()),
+        limit_range(name, user),
+        *network_policies(name, user, egress or Egress()),
+    ]
