@@ -14,6 +14,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from podml.executors.base import ExecutorError, Phase, TrainingJobSpec
 from podml.executors.kubernetes import KubernetesExecutor
+from podml.executors.kubernetes_api import KubeApi
 from podml.kubernetes.namespaces import namespace_name
 from podml.kubernetes.training import training_job
 from podml.resources import Resources
@@ -34,7 +35,7 @@ def _spec() -> TrainingJobSpec:
 
 
 def _executor(api: ApiClient) -> KubernetesExecutor:
-    return KubernetesExecutor(api, trainer_image=IMAGE, retry_delays=(0.01, 0.01, 0.01))
+    return KubernetesExecutor(KubeApi(api, retry_delays=(0.01, 0.01, 0.01)), trainer_image=IMAGE)
 
 
 async def _pod(api: ApiClient, spec: TrainingJobSpec, state: dict[str, Any]) -> None:

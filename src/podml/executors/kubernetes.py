@@ -9,9 +9,8 @@ namespace `user-<sub>`, created on first use with its quota, limits and network 
   DeadlineExceeded), running, or pending (with the pod's waiting reason: ImagePullBackOff, ...).
 * `cancel_training` deletes the Job with its pods (foreground propagation); the observation is then
   failed with the reason "cancelled".
-* API errors: 429, 5xx and timeouts are retried with backoff (`RETRY_DELAYS`); 403 (a quota or
-  policy refusal) and 422 (an invalid object) are `ExecutorError`s whose message the job's owner
-  sees; 404 on delete means done.
+* API errors: see `kubernetes_api` (5xx retried, quota refusals reported); 404 on delete means
+  done.
 
 The serving half (Deployment, Service, HPA per deployment) follows the same pattern with
 `podml.kubernetes.serving`; it is not written yet.
@@ -19,14 +18,10 @@ The serving half (Deployment, Service, HPA per deployment) follows the same patt
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from functools import partial
-from typing import Any, Final, TypeVar
+from typing import Any
 
-from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from podml.executors.base import (
@@ -37,108 +32,30 @@ from podml.executors.base import (
     TrainingJobSpec,
     training_job_name,
 )
-from podml.kubernetes.namespaces import Egress, Quota, namespace_name, user_namespace_objects
-from podml.kubernetes.training import LABEL_JOB, training_job, user_label
+from podml.executors.kubernetes_api import KubeApi, api_message
+from podml.kubernetes.training import LABEL_JOB, training_job
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-RETRY_DELAYS: Final = (0.2, 0.5, 1.0, 2.0)
-RETRYABLE: Final = frozenset({429, 500, 502, 503, 504})
-
-
-def _message(exc: ApiException) -> str:
-    import json
-
-    try:
-        body = json.loads(exc.body or "{}")
-    except ValueError:
-        body = {}
-    message = body.get("message") if isinstance(body, dict) else None
-    return str(message or exc.reason or f"HTTP {exc.status}")
 
 
 class KubernetesExecutor(Executor):
     name = "kubernetes"
 
-    def __init__(
-        self,
-        api: client.ApiClient,
-        *,
-        trainer_image: str,
-        pull_policy: str = "IfNotPresent",
-        quota: Quota | None = None,
-        egress: Egress | None = None,
-        retry_delays: tuple[float, ...] = RETRY_DELAYS,
-    ) -> None:
-        self.api = api
-        self.core = client.CoreV1Api(api)
-        self.batch = client.BatchV1Api(api)
-        self.networking = client.NetworkingV1Api(api)
+    def __init__(self, kube: KubeApi, *, trainer_image: str, pull_policy: str = "IfNotPresent") -> None:
+        self.kube = kube
+        self.core = kube.core
+        self.batch = kube.batch
         self.trainer_image = trainer_image
         self.pull_policy = pull_policy
-        self.quota = quota or Quota()
-        self.egress = egress or Egress()
-        self.retry_delays = retry_delays
-        self._namespaces: set[str] = set()
         self._where: dict[uuid.UUID, str] = {}  # job id -> namespace
         self._cancelled: set[uuid.UUID] = set()
-
-    # ---- API calls with retries ------------------------------------------------------------------
-
-    async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        for attempt, delay in enumerate((*self.retry_delays, None)):
-            try:
-                return await call()
-            except ApiException as exc:
-                if exc.status not in RETRYABLE or delay is None:
-                    raise
-                log.warning(
-                    "%s: %s (%s); retry %d in %.1f s", what, exc.status, _message(exc), attempt + 1, delay
-                )
-            except (TimeoutError, OSError) as exc:
-                if delay is None:
-                    raise ExecutorError(f"{what}: the Kubernetes API did not answer ({exc})") from exc
-                log.warning("%s: %r; retry %d in %.1f s", what, exc, attempt + 1, delay)
-            await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
-
-    async def _create(self, what: str, create: Callable[[], Awaitable[Any]]) -> bool:
-        """Create an object; False when it exists already (409). Refusals become ExecutorErrors."""
-        try:
-            await self._call(what, create)
-        except ApiException as exc:
-            if exc.status == 409:
-                return False
-            if exc.status in (403, 422):
-                raise ExecutorError(f"Kubernetes refused the {what}: {_message(exc)}") from exc
-            raise ExecutorError(f"could not create the {what}: {exc.status} {_message(exc)}") from exc
-        return True
-
-    # ---- namespaces ------------------------------------------------------------------------------
-
-    async def ensure_namespace(self, owner_sub: str) -> str:
-        """The owner's namespace, created (with its quota, limits and policies) on first use."""
-        name = namespace_name(owner_sub)
-        if name in self._namespaces:
-            return name
-        creators: dict[str, Callable[[Any], Awaitable[Any]]] = {
-            "Namespace": self.core.create_namespace,
-            "ResourceQuota": partial(self.core.create_namespaced_resource_quota, name),
-            "LimitRange": partial(self.core.create_namespaced_limit_range, name),
-            "NetworkPolicy": partial(self.networking.create_namespaced_network_policy, name),
-        }
-        for obj in user_namespace_objects(owner_sub, user_label(owner_sub), self.quota, self.egress):
-            what = f"{obj['kind']} {obj['metadata']['name']}"
-            await self._create(what, partial(creators[obj["kind"]], obj))
-        self._namespaces.add(name)
-        return name
 
     # ---- training --------------------------------------------------------------------------------
 
     async def start_training(self, spec: TrainingJobSpec) -> None:
-        namespace = await self.ensure_namespace(spec.owner_sub)
+        namespace = await self.kube.ensure_namespace(spec.owner_sub)
         body: Any = training_job(spec, namespace, self.trainer_image, self.pull_policy)
-        created = await self._create(
+        created = await self.kube.create(
             f"Job {spec.name}", lambda: self.batch.create_namespaced_job(namespace, body)
         )
         if not created:
@@ -151,15 +68,17 @@ class KubernetesExecutor(Executor):
         namespace = self._where.get(job_id)
         if namespace is not None:
             try:
-                job = await self._call(
+                job = await self.kube.call(
                     f"read Job {name}", lambda: self.batch.read_namespaced_job(name, namespace)
                 )
                 return namespace, job
             except ApiException as exc:
                 if exc.status != 404:
-                    raise ExecutorError(f"could not read Job {name}: {exc.status} {_message(exc)}") from exc
+                    raise ExecutorError(
+                        f"could not read Job {name}: {exc.status} {api_message(exc)}"
+                    ) from exc
                 return None
-        listed = await self._call(
+        listed = await self.kube.call(
             "list Jobs",
             lambda: self.batch.list_job_for_all_namespaces(label_selector=f"{LABEL_JOB}={job_id}"),
         )
@@ -170,7 +89,7 @@ class KubernetesExecutor(Executor):
         return None
 
     async def _pods(self, namespace: str, job_id: uuid.UUID) -> list[Any]:
-        listed = await self._call(
+        listed = await self.kube.call(
             "list pods",
             lambda: self.core.list_namespaced_pod(namespace, label_selector=f"{LABEL_JOB}={job_id}"),
         )
@@ -239,13 +158,13 @@ class KubernetesExecutor(Executor):
         namespace, _ = found
         name = training_job_name(job_id)
         try:
-            await self._call(
+            await self.kube.call(
                 f"delete Job {name}",
                 lambda: self.batch.delete_namespaced_job(name, namespace, propagation_policy=propagation),
             )
         except ApiException as exc:
             if exc.status != 404:
-                raise ExecutorError(f"could not delete Job {name}: {exc.status} {_message(exc)}") from exc
+                raise ExecutorError(f"could not delete Job {name}: {exc.status} {api_message(exc)}") from exc
 
     async def training_logs(self, job_id: uuid.UUID, tail_bytes: int = 256 * 1024) -> str:
         found = await self._find(job_id)
@@ -257,7 +176,7 @@ class KubernetesExecutor(Executor):
             return ""
         pod = pods[-1].metadata.name
         try:
-            text: str = await self._call(
+            text: str = await self.kube.call(
                 f"logs of {pod}",
                 lambda: self.core.read_namespaced_pod_log(
                     pod, namespace, container="trainer", limit_bytes=tail_bytes
@@ -266,7 +185,7 @@ class KubernetesExecutor(Executor):
         except ApiException as exc:
             if exc.status in (400, 404):  # not started yet, or gone
                 return ""
-            raise ExecutorError(f"could not read the logs of {pod}: {exc.status} {_message(exc)}") from exc
+            raise ExecutorError(f"could not read the logs of {pod}: {exc.status} {api_message(exc)}") from exc
         return text
 
     async def cleanup_training(self, job_id: uuid.UUID) -> None:
@@ -275,4 +194,4 @@ class KubernetesExecutor(Executor):
         self._cancelled.discard(job_id)
 
     async def close(self) -> None:
-        await self.api.close()
+        await self.kube.close()

@@ -1,0 +1,114 @@
+"""What both halves of the Kubernetes executor share: API calls with retries, creation that
+tolerates "already exists", and the owners' namespaces (created on first use with their quota,
+limits and network policies, `podml.kubernetes.namespaces`).
+
+Retried with backoff (`RETRY_DELAYS`): 429, 5xx, timeouts and connection errors. Not retried,
+reported as an `ExecutorError` the owner reads: 403 (a quota or policy refusal) and 422 (an
+object the API server finds invalid); 409 on create means it exists (adopted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, Final, TypeVar
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from podml.executors.base import ExecutorError
+from podml.kubernetes.namespaces import Egress, Quota, namespace_name, user_namespace_objects
+from podml.kubernetes.training import user_label
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+RETRY_DELAYS: Final = (0.2, 0.5, 1.0, 2.0)
+RETRYABLE: Final = frozenset({429, 500, 502, 503, 504})
+MERGE_PATCH: Final = "application/merge-patch+json"
+
+
+def api_message(exc: ApiException) -> str:
+    """The API server's own words for a refusal."""
+    try:
+        body = json.loads(exc.body or "{}")
+    except ValueError:
+        body = {}
+    message = body.get("message") if isinstance(body, dict) else None
+    return str(message or exc.reason or f"HTTP {exc.status}")
+
+
+class KubeApi:
+    def __init__(
+        self,
+        api: client.ApiClient,
+        *,
+        quota: Quota | None = None,
+        egress: Egress | None = None,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+    ) -> None:
+        self.api = api
+        self.core = client.CoreV1Api(api)
+        self.batch = client.BatchV1Api(api)
+        self.apps = client.AppsV1Api(api)
+        self.autoscaling = client.AutoscalingV2Api(api)
+        self.networking = client.NetworkingV1Api(api)
+        self.quota = quota or Quota()
+        self.egress = egress or Egress()
+        self.retry_delays = retry_delays
+        self._namespaces: set[str] = set()
+
+    async def call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        for attempt, delay in enumerate((*self.retry_delays, None)):
+            try:
+                return await call()
+            except ApiException as exc:
+                if exc.status not in RETRYABLE or delay is None:
+                    raise
+                log.warning(
+                    "%s: %s (%s); retry %d in %.1f s", what, exc.status, api_message(exc), attempt + 1, delay
+                )
+            except (TimeoutError, OSError) as exc:
+                if delay is None:
+                    raise ExecutorError(f"{what}: the Kubernetes API did not answer ({exc})") from exc
+                log.warning("%s: %r; retry %d in %.1f s", what, exc, attempt + 1, delay)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def create(self, what: str, create: Callable[[], Awaitable[Any]]) -> bool:
+        """Create an object; False when it exists already (409). Refusals become ExecutorErrors."""
+        try:
+            await self.call(what, create)
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise refused(what, exc) from exc
+        return True
+
+    async def ensure_namespace(self, owner_sub: str) -> str:
+        """The owner's namespace, created (with its quota, limits and policies) on first use."""
+        name = namespace_name(owner_sub)
+        if name in self._namespaces:
+            return name
+        creators: dict[str, Callable[[Any], Awaitable[Any]]] = {
+            "Namespace": self.core.create_namespace,
+            "ResourceQuota": partial(self.core.create_namespaced_resource_quota, name),
+            "LimitRange": partial(self.core.create_namespaced_limit_range, name),
+            "NetworkPolicy": partial(self.networking.create_namespaced_network_policy, name),
+        }
+        for obj in user_namespace_objects(owner_sub, user_label(owner_sub), self.quota, self.egress):
+            what = f"{obj['kind']} {obj['metadata']['name']}"
+            await self.create(what, partial(creators[obj["kind"]], obj))
+        self._namespaces.add(name)
+        return name
+
+    async def close(self) -> None:
+        await self.api.close()
+
+
+def refused(what: str, exc: ApiException) -> ExecutorError:
+    if exc.status in (403, 422):
+        return ExecutorError(f"Kubernetes refused the {what}: {api_message(exc)}")
+    return ExecutorError(f"could not write the {what}: {exc.status} {api_message(exc)}")
