@@ -127,6 +127,7 @@ class DeploymentLoop:
             deployment.min_replicas,
             deployment.max_replicas,
             deployment.target_concurrency,
+            deployment.public,
         )
         applied = self._applied.get(deployment.id)
         stale = applied is None or time.monotonic() - applied.at > self.settings.signed_url_ttl_seconds / 2
@@ -165,6 +166,7 @@ class DeploymentLoop:
             min_replicas=deployment.min_replicas,
             max_replicas=deployment.max_replicas,
             target_concurrency=deployment.target_concurrency or self.settings.autoscale_target_concurrency,
+            public=deployment.public,
         )
 
     async def _record(

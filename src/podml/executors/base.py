@@ -119,6 +119,7 @@ class ServingSpec:
     min_replicas: int
     max_replicas: int
     target_concurrency: float = 4.0  # in-flight requests per replica the autoscaler aims for
+    public: bool = False  # callable without credentials (Kubernetes: an Ingress straight to it)
 
     @property
     def name(self) -> str:

@@ -1,0 +1,281 @@
+"""`KubernetesServing`: each deployment is the Deployment, Service, HPA (and, public ones, Ingress)
+of `podml.kubernetes.serving`, in the owner's namespace.
+
+* `apply_serving` creates the objects, or merge-patches them when they exist: a new revision
+  (another version, other resources) changes the pod template, which is a rolling update with
+  `maxUnavailable: 0` (no failed request); new bounds patch the HPA; the Deployment's replica count
+  is written only when it is created or when the bounds pin it (the HPA owns it otherwise). A
+  deployment that stops being public loses its Ingress.
+* `observe_serving` reads the Deployment and its pods: a pod is `ready` when its Ready condition is
+  true, `failed` when its container waits in CrashLoopBackOff, ImagePullBackOff or ErrImagePull
+  (with the last termination's reason, e.g. OOMKilled), `stopping` when it is being deleted,
+  `starting` otherwise. The revision behind traffic is the template's once one of its pods is
+  ready, else the newest revision with a ready pod. When every pod of the current revision has
+  crashed three times or more, the deployment has failed, with the reason.
+* `endpoints` answers from memory (it must not block): the Service's cluster DNS name once a
+  replica is ready. kube-proxy spreads the calls over the ready pods. `refresh` relists every
+  PodML Deployment, so a process that never applied a spec (an API replica beside the worker) knows
+  them too; the gateway's process calls it periodically.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from typing import Any, Final
+
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from podml.executors.base import (
+    ReplicaPhase,
+    ReplicaStatus,
+    ServingExecutor,
+    ServingObservation,
+    ServingSpec,
+    serving_name,
+)
+from podml.executors.kubernetes_api import MERGE_PATCH, KubeApi, api_message, refused
+from podml.kubernetes.serving import (
+    LABEL_DEPLOYMENT,
+    LABEL_REVISION,
+    ServingObjects,
+    autoscaler,
+    deployment,
+    ingress,
+    service,
+)
+from podml.kubernetes.training import user_label
+
+log = logging.getLogger(__name__)
+CRASHING: Final = frozenset(
+    {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError"}
+)
+FAILED_AFTER_RESTARTS: Final = 3
+
+
+def _labels(obj: Any) -> dict[str, str]:
+    return dict(obj.metadata.labels or {}) if obj.metadata is not None else {}
+
+
+class KubernetesServing(ServingExecutor):
+    def __init__(self, kube: KubeApi, *, serving_image: str, pull_policy: str = "IfNotPresent") -> None:
+        self.kube = kube
+        self.serving_image = serving_image
+        self.pull_policy = pull_policy
+        self._where: dict[uuid.UUID, str] = {}  # deployment id -> namespace
+        self._ready: dict[uuid.UUID, bool] = {}
+
+    def objects(self, spec: ServingSpec, namespace: str) -> ServingObjects:
+        resources = spec.resources
+        return ServingObjects(
+            deployment_id=str(spec.deployment_id),
+            user=user_label(spec.owner_sub),
+            namespace=namespace,
+            revision=spec.revision,
+            image=self.serving_image,
+            env=dict(spec.env),
+            requests={"cpu": resources.cpu_request, "memory": resources.memory_request},
+            limits={"cpu": resources.cpu_limit, "memory": resources.memory_limit},
+            replicas=spec.replicas,
+            min_replicas=spec.min_replicas,
+            max_replicas=spec.max_replicas,
+            public=spec.public,
+            pull_policy=self.pull_policy,
+        )
+
+    async def apply_serving(self, spec: ServingSpec) -> None:
+        namespace = await self.kube.ensure_namespace(spec.owner_sub)
+        objects = self.objects(spec, namespace)
+        name = objects.name
+        # Any: the client's stubs do not declare `_content_type` (merge patches; no strategic merge).
+        apps: Any = self.kube.apps
+        core: Any = self.kube.core
+        hpa: Any = self.kube.autoscaling
+        net: Any = self.kube.networking
+        body: Any = deployment(objects)
+        if not await self.kube.create(
+            f"Deployment {name}", lambda: apps.create_namespaced_deployment(namespace, body)
+        ):
+            if spec.min_replicas != spec.max_replicas:
+                del body["spec"]["replicas"]  # the HPA's to decide
+            await self._patch(
+                f"Deployment {name}",
+                lambda: apps.patch_namespaced_deployment(name, namespace, body, _content_type=MERGE_PATCH),
+            )
+        svc: Any = service(objects)
+        if not await self.kube.create(
+            f"Service {name}", lambda: core.create_namespaced_service(namespace, svc)
+        ):
+            await self._patch(
+                f"Service {name}",
+                lambda: core.patch_namespaced_service(name, namespace, svc, _content_type=MERGE_PATCH),
+            )
+        scaler: Any = autoscaler(objects)
+        if not await self.kube.create(
+            f"HPA {name}", lambda: hpa.create_namespaced_horizontal_pod_autoscaler(namespace, scaler)
+        ):
+            await self._patch(
+                f"HPA {name}",
+                lambda: hpa.patch_namespaced_horizontal_pod_autoscaler(
+                    name, namespace, scaler, _content_type=MERGE_PATCH
+                ),
+            )
+        if spec.public:
+            route: Any = ingress(objects)
+            if not await self.kube.create(
+                f"Ingress {name}", lambda: net.create_namespaced_ingress(namespace, route)
+            ):
+                await self._patch(
+                    f"Ingress {name}",
+                    lambda: net.patch_namespaced_ingress(name, namespace, route, _content_type=MERGE_PATCH),
+                )
+        else:
+            await self._delete(f"Ingress {name}", lambda: net.delete_namespaced_ingress(name, namespace))
+        self._where[spec.deployment_id] = namespace
+
+    async def _patch(self, what: str, patch: Any) -> None:
+        try:
+            await self.kube.call(what, patch)
+        except ApiException as exc:
+            raise refused(what, exc) from exc
+
+    async def _delete(self, what: str, delete: Any) -> None:
+        try:
+            await self.kube.call(what, delete)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise refused(what, exc) from exc
+
+    async def _find(self, deployment_id: uuid.UUID) -> tuple[str, Any] | None:
+        name = serving_name(deployment_id)
+        namespace = self._where.get(deployment_id)
+        if namespace is None:
+            await self.refresh()
+            namespace = self._where.get(deployment_id)
+            if namespace is None:
+                return None
+        try:
+            found = await self.kube.call(
+                f"read Deployment {name}", lambda: self.kube.apps.read_namespaced_deployment(name, namespace)
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                self._where.pop(deployment_id, None)
+                return None
+            raise refused(f"Deployment {name}", exc) from exc
+        return namespace, found
+
+    async def refresh(self) -> None:
+        """Learn every PodML deployment's namespace and readiness (for `endpoints`)."""
+        listed = await self.kube.call(
+            "list Deployments",
+            lambda: self.kube.apps.list_deployment_for_all_namespaces(label_selector=LABEL_DEPLOYMENT),
+        )
+        for item in listed.items:
+            labels = _labels(item)
+            if LABEL_DEPLOYMENT not in labels:  # the selector is applied here too
+                continue
+            try:
+                deployment_id = uuid.UUID(labels[LABEL_DEPLOYMENT])
+            except ValueError:
+                continue
+            self._where[deployment_id] = item.metadata.namespace
+            self._ready[deployment_id] = bool(item.status and (item.status.ready_replicas or 0) > 0)
+
+    async def observe_serving(self, deployment_id: uuid.UUID) -> ServingObservation:
+        found = await self._find(deployment_id)
+        if found is None:
+            self._ready.pop(deployment_id, None)
+            return ServingObservation(exists=False)
+        namespace, item = found
+        template_revision = int(_labels(item.spec.template).get(LABEL_REVISION, "0") or 0)
+        pods = await self.kube.call(
+            "list pods",
+            lambda: self.kube.core.list_namespaced_pod(
+                namespace, label_selector=f"{LABEL_DEPLOYMENT}={deployment_id}"
+            ),
+        )
+        replicas = tuple(
+            _replica(pod) for pod in pods.items if _labels(pod).get(LABEL_DEPLOYMENT) == str(deployment_id)
+        )
+        ready_revisions = Counter(r.revision for r in replicas if r.phase == ReplicaPhase.READY)
+        if template_revision in ready_revisions or not ready_revisions:
+            revision = template_revision
+        else:
+            revision = max(ready_revisions)
+        current = [r for r in replicas if r.revision == template_revision]
+        failure = None
+        if current and all(
+            r.phase == ReplicaPhase.FAILED and r.restarts >= FAILED_AFTER_RESTARTS for r in current
+        ):
+            failure = current[-1].reason or "every replica keeps crashing"
+        self._ready[deployment_id] = bool(ready_revisions)
+        desired = item.spec.replicas if item.spec.replicas is not None else len(current)
+        return ServingObservation(
+            exists=True, revision=revision, desired_replicas=desired, replicas=replicas, failure=failure
+        )
+
+    async def delete_serving(self, deployment_id: uuid.UUID) -> None:
+        found = await self._find(deployment_id)
+        if found is None:
+            return
+        namespace, _ = found
+        name = serving_name(deployment_id)
+        kube = self.kube
+        await self._delete(
+            f"Ingress {name}", lambda: kube.networking.delete_namespaced_ingress(name, namespace)
+        )
+        await self._delete(
+            f"HPA {name}",
+            lambda: kube.autoscaling.delete_namespaced_horizontal_pod_autoscaler(name, namespace),
+        )
+        await self._delete(f"Service {name}", lambda: kube.core.delete_namespaced_service(name, namespace))
+        await self._delete(
+            f"Deployment {name}",
+            lambda: kube.apps.delete_namespaced_deployment(name, namespace, propagation_policy="Foreground"),
+        )
+        self._where.pop(deployment_id, None)
+        self._ready.pop(deployment_id, None)
+
+    def endpoints(self, deployment_id: uuid.UUID) -> list[str]:
+        namespace = self._where.get(deployment_id)
+        if namespace is None or not self._ready.get(deployment_id):
+            return []
+        return [f"http://{serving_name(deployment_id)}.{namespace}.svc.cluster.local"]
+
+
+def _replica(pod: Any) -> ReplicaStatus:
+    labels = _labels(pod)
+    revision = int(labels.get(LABEL_REVISION, "0") or 0)
+    status = pod.status
+    statuses = (status.container_statuses or []) if status is not None else []
+    restarts = sum(c.restart_count or 0 for c in statuses)
+    started = status.start_time.timestamp() if status is not None and status.start_time is not None else None
+    url = f"http://{status.pod_ip}:8080" if status is not None and status.pod_ip else None
+    reason = None
+    for container in statuses:
+        last = container.last_state.terminated if container.last_state is not None else None
+        if last is not None:
+            reason = f"{last.reason or 'Error'} (exit code {last.exit_code})"
+    base = {
+        "name": pod.metadata.name,
+        "revision": revision,
+        "restarts": restarts,
+        "started_at": started,
+        "url": url,
+    }
+    if pod.metadata.deletion_timestamp is not None:
+        return ReplicaStatus(phase=ReplicaPhase.STOPPING, reason=reason, **base)
+    for container in statuses:
+        waiting = container.state.waiting if container.state is not None else None
+        if waiting is not None and waiting.reason in CRASHING:
+            detail = reason or f"{waiting.reason}: {waiting.message or ''}".strip(": ")
+            return ReplicaStatus(phase=ReplicaPhase.FAILED, reason=detail, **base)
+    conditions = {c.type: c.status for c in (status.conditions or [])} if status is not None else {}
+    if conditions.get("Ready") == "True":
+        return ReplicaStatus(phase=ReplicaPhase.READY, reason=reason, **base)
+    return ReplicaStatus(phase=ReplicaPhase.STARTING, reason=reason, **base)
+
+
+__all__ = ["KubernetesServing", "api_message"]

@@ -1,0 +1,172 @@
+"""KubernetesServing against kmock: the objects it writes are the builders' (hence the chart's),
+scale and version switches patch them, pod states become replica states, delete removes it all.
+The tests play the Deployment controller and the kubelet by writing pods and status."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import kmock
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client import ApiClient
+
+from podml.executors.base import ReplicaPhase, ServingSpec
+from podml.executors.kubernetes_api import KubeApi
+from podml.executors.kubernetes_serving import KubernetesServing
+from podml.kubernetes.namespaces import namespace_name
+from podml.kubernetes.serving import deployment
+from podml.resources import Resources
+from tests.kubernetes.manifests import problems
+
+IMAGE = "registry.example.com/kubeserve-base:0.1.0"
+OWNER = "3c59dc04-8e26-4c0b-a2f8-2a0b6c1f3e77"
+
+
+def _spec(**changes: Any) -> ServingSpec:
+    spec = ServingSpec(
+        deployment_id=uuid.uuid4(),
+        owner_sub=OWNER,
+        revision=1,
+        version_id=uuid.uuid4(),
+        env={"MODEL_NAME": "m", "MODEL_URL": "https://s3.example.com/m.joblib?sig=1"},
+        resources=Resources(cpu_request="200m", memory_request="300Mi", cpu_limit="1", memory_limit="1Gi"),
+        replicas=1,
+        min_replicas=1,
+        max_replicas=3,
+    )
+    return replace(spec, **changes)
+
+
+async def _pod(api: ApiClient, spec: ServingSpec, name: str, revision: int, status: dict[str, Any]) -> None:
+    body: Any = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": namespace_name(OWNER),
+            "labels": {"podml/deployment": str(spec.deployment_id), "podml/revision": str(revision)},
+        },
+        "spec": {"containers": [{"name": "model-server", "image": IMAGE}]},
+        "status": status,
+    }
+    core = client.CoreV1Api(api)
+    try:
+        await core.create_namespaced_pod(namespace_name(OWNER), body)
+    except client.ApiException:
+        await core.patch_namespaced_pod_status(name, namespace_name(OWNER), {"status": status})
+
+
+READY = {
+    "podIP": "10.1.2.3",
+    "conditions": [{"type": "Ready", "status": "True"}],
+    "containerStatuses": [
+        {
+            "name": "model-server",
+            "image": IMAGE,
+            "imageID": "",
+            "ready": True,
+            "restartCount": 0,
+            "state": {"running": {}},
+        }
+    ],
+}
+CRASHING = {
+    "conditions": [{"type": "Ready", "status": "False"}],
+    "containerStatuses": [
+        {
+            "name": "model-server",
+            "image": IMAGE,
+            "imageID": "",
+            "ready": False,
+            "restartCount": 4,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}},
+        }
+    ],
+}
+
+
+async def test_a_deployment_is_written_observed_switched_and_deleted(
+    k8s: kmock.KubernetesEmulator, kube_api: ApiClient
+) -> None:
+    serving = KubernetesServing(KubeApi(kube_api, retry_delays=(0.01,)), serving_image=IMAGE)
+    spec = _spec()
+    namespace = namespace_name(OWNER)
+    await serving.apply_serving(spec)
+    await serving.apply_serving(spec)  # idempotent
+    apps = client.AppsV1Api(kube_api)
+    stored = await apps.read_namespaced_deployment(spec.name, namespace)
+    expected = deployment(serving.objects(spec, namespace))
+    assert problems(expected) == []
+    assert stored.spec.template.spec.containers[0].image == IMAGE
+    assert stored.spec.template.metadata.labels["podml/revision"] == "1"
+    hpa = await client.AutoscalingV2Api(kube_api).read_namespaced_horizontal_pod_autoscaler(
+        spec.name, namespace
+    )
+    assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (1, 3)
+    service = await client.CoreV1Api(kube_api).read_namespaced_service(spec.name, namespace)
+    assert service.spec.selector == {"podml/deployment": str(spec.deployment_id)}
+
+    seen = await serving.observe_serving(spec.deployment_id)
+    assert (seen.exists, seen.ready_replicas, serving.endpoints(spec.deployment_id)) == (True, 0, [])
+    await _pod(kube_api, spec, "model-a", 1, READY)
+    seen = await serving.observe_serving(spec.deployment_id)
+    assert seen.ready_replicas == 1
+    assert seen.replicas[0].url == "http://10.1.2.3:8080"
+    assert serving.endpoints(spec.deployment_id) == [f"http://{spec.name}.{namespace}.svc.cluster.local"]
+
+    # A version switch: a new revision in the template; the old pod serves until a new one is ready.
+    await serving.apply_serving(
+        replace(spec, revision=2, env={**spec.env, "MODEL_URL": "https://s3.example.com/v2"}, max_replicas=5)
+    )
+    stored = await apps.read_namespaced_deployment(spec.name, namespace)
+    assert stored.spec.template.metadata.labels["podml/revision"] == "2"
+    assert {e.name: e.value for e in stored.spec.template.spec.containers[0].env}[
+        "MODEL_URL"
+    ] == "https://s3.example.com/v2"
+    hpa = await client.AutoscalingV2Api(kube_api).read_namespaced_horizontal_pod_autoscaler(
+        spec.name, namespace
+    )
+    assert hpa.spec.max_replicas == 5
+    assert (await serving.observe_serving(spec.deployment_id)).revision == 1  # still the old one
+    await _pod(kube_api, spec, "model-b", 2, READY)
+    assert (await serving.observe_serving(spec.deployment_id)).revision == 2
+
+    # A process that never applied the spec (an API replica) learns it by listing, from the status
+    # the Deployment controller writes.
+    status = {"status": {"replicas": 2, "readyReplicas": 1, "updatedReplicas": 1}}
+    await apps.patch_namespaced_deployment_status(spec.name, namespace, status)
+    other = KubernetesServing(KubeApi(kube_api), serving_image=IMAGE)
+    await other.refresh()
+    assert other.endpoints(spec.deployment_id) == serving.endpoints(spec.deployment_id)
+
+    await serving.delete_serving(spec.deployment_id)
+    await serving.delete_serving(spec.deployment_id)  # idempotent
+    assert (await serving.observe_serving(spec.deployment_id)).exists is False
+    assert serving.endpoints(spec.deployment_id) == []
+
+
+async def test_crashing_replicas_fail_the_deployment_and_public_ones_get_an_ingress(
+    kube_api: ApiClient,
+) -> None:
+    serving = KubernetesServing(KubeApi(kube_api, retry_delays=(0.01,)), serving_image=IMAGE)
+    spec = _spec(public=True)
+    namespace = namespace_name(OWNER)
+    await serving.apply_serving(spec)
+    net = client.NetworkingV1Api(kube_api)
+    route = await net.read_namespaced_ingress(spec.name, namespace)
+    assert route.spec.rules[0].http.paths[0].path == f"/api/v1/predict/{spec.deployment_id}"
+    await serving.apply_serving(replace(spec, public=False))
+    assert [i.metadata.name for i in (await net.list_namespaced_ingress(namespace)).items] == []
+
+    await _pod(kube_api, spec, "model-x", 1, CRASHING)
+    seen = await serving.observe_serving(spec.deployment_id)
+    replica = seen.replicas[0]
+    assert (replica.phase, replica.restarts, replica.reason) == (
+        ReplicaPhase.FAILED,
+        4,
+        "OOMKilled (exit code 137)",
+    )
+    assert seen.failure == "OOMKilled (exit code 137)"
