@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     max_concurrent_jobs_per_user: int = Field(default=2, ge=1)
     user_cpu_quota: str = "2"
     user_memory_quota: str = "4Gi"
+    user_pod_quota: int = Field(default=5, ge=1)
+    # PODML_EXECUTOR=kubernetes: the API server (empty: the pod's in-cluster service account; from
+    # outside a cluster, `kubectl proxy` and its URL) and the images of jobs and model servers.
+    kubernetes_api_url: str = ""
+    trainer_image: str = "podml-trainer:0.1.0"
+    serving_image: str = "kubeserve-base:0.1.0"
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
     max_job_cpu: str = "2"
     max_job_memory: str = "4Gi"
     max_job_timeout_seconds: int = Field(default=24 * 3600, ge=1)

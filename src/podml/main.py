@@ -53,7 +53,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             await app.state.storage.ping()
         except StorageError as exc:
             log.error("storage is not ready (the API starts, /readyz reports it): %s", exc)
-        tasks = [asyncio.create_task(app.state.gateway.run_stats())]
+        tasks = [
+            asyncio.create_task(app.state.gateway.run_stats()),
+            asyncio.create_task(app.state.serving.upkeep()),
+        ]
         if settings.run_reconciler:
             try:
                 await app.state.executor.prepare()

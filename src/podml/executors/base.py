@@ -187,5 +187,8 @@ class ServingExecutor(abc.ABC):
     async def prepare(self) -> None:  # noqa: B027 - optional hook
         """Get ready before the first deployment (e.g. start a warm zygote); failures are not fatal."""
 
+    async def upkeep(self) -> None:  # noqa: B027 - optional hook
+        """Background work for the life of every platform process (e.g. learning endpoints)."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Stop what this process runs (local replicas); a cluster's deployments keep running."""

@@ -1,17 +1,50 @@
-"""Builds the executor the settings ask for."""
+"""Builds the executor the settings ask for (the two Kubernetes halves share one API client)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from podml.config import Settings
 from podml.executors.base import Executor, ServingExecutor
 from podml.executors.local import LocalExecutor
 
+if TYPE_CHECKING:
+    from podml.executors.kubernetes_api import KubeApi
+
+_kube: dict[int, KubeApi] = {}
+
+
+def kube_api(settings: Settings) -> KubeApi:
+    """One `KubeApi` per settings object: in-cluster credentials, or `PODML_KUBERNETES_API_URL`."""
+    found = _kube.get(id(settings))
+    if found is None:
+        from kubernetes_asyncio import client, config
+
+        from podml.executors.kubernetes_api import KubeApi
+        from podml.kubernetes.namespaces import Quota
+
+        configuration = client.Configuration()
+        if settings.kubernetes_api_url:
+            configuration.host = settings.kubernetes_api_url.rstrip("/")
+        else:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        quota = Quota(
+            cpu=settings.user_cpu_quota, memory=settings.user_memory_quota, pods=settings.user_pod_quota
+        )
+        found = _kube[id(settings)] = KubeApi(client.ApiClient(configuration), quota=quota)
+    return found
+
 
 def build_executor(settings: Settings) -> Executor:
     if settings.executor == "local":
         return LocalExecutor(settings.executions_dir)
-    raise NotImplementedError(
-        "PODML_EXECUTOR=kubernetes arrives with the Kubernetes executor; use 'local' for now"
+    from podml.executors.kubernetes import KubernetesExecutor
+    from podml.executors.kubernetes_api import KubeApi
+
+    kube = kube_api(settings)
+    assert isinstance(kube, KubeApi)
+    return KubernetesExecutor(
+        kube, trainer_image=settings.trainer_image, pull_policy=settings.image_pull_policy
     )
 
 
@@ -20,6 +53,11 @@ def build_serving(settings: Settings) -> ServingExecutor:
         from podml.executors.local_serving import LocalServing
 
         return LocalServing(settings.executions_dir, scale_down_delay=settings.scale_down_delay_seconds)
-    raise NotImplementedError(
-        "PODML_EXECUTOR=kubernetes arrives with the Kubernetes executor; use 'local' for now"
+    from podml.executors.kubernetes_api import KubeApi
+    from podml.executors.kubernetes_serving import KubernetesServing
+
+    kube = kube_api(settings)
+    assert isinstance(kube, KubeApi)
+    return KubernetesServing(
+        kube, serving_image=settings.serving_image, pull_policy=settings.image_pull_policy
     )

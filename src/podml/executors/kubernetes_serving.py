@@ -20,6 +20,7 @@ of `podml.kubernetes.serving`, in the owner's namespace.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections import Counter
@@ -237,6 +238,15 @@ class KubernetesServing(ServingExecutor):
         )
         self._where.pop(deployment_id, None)
         self._ready.pop(deployment_id, None)
+
+    async def upkeep(self, period: float = 2.0) -> None:
+        """Relist the deployments every `period` seconds, so `endpoints` follows the cluster."""
+        while True:
+            try:
+                await self.refresh()
+            except Exception as exc:  # a passing API problem: the next pass retries
+                log.warning("could not list the model-serving Deployments: %s", exc)
+            await asyncio.sleep(period)
 
     def endpoints(self, deployment_id: uuid.UUID) -> list[str]:
         namespace = self._where.get(deployment_id)
