@@ -1,0 +1,94 @@
+"""The platform with PODML_EXECUTOR=kubernetes against kmock: the same reconciler, trainer and
+builder, with the test as the kubelet. It runs each Job's container command with the Job's own
+environment (the pod contract: signed URLs back to the platform) and writes the Job's status as
+the Job controller would. A configuration trains, its version builds, and the model is
+registered, exactly as with the local executor."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+import kmock
+import pytest
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client import ApiClient
+
+from podml.executors import factory
+from tests.conftest import make_settings
+from tests.support.csvs import linear_csv
+from tests.support.live import Live, live_app, live_port
+
+pytestmark = pytest.mark.timeout(240)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def kubelet(api: ApiClient, ran: dict[str, str], tmp: Path) -> None:
+    """Run every Job not run yet, then write its status (succeeded, or failed with the exit code)."""
+    batch = client.BatchV1Api(api)
+    for job in (await batch.list_job_for_all_namespaces()).items:
+        name, namespace = job.metadata.name, job.metadata.namespace
+        if name in ran:
+            continue
+        ran[name] = job.metadata.labels["podml/kind"]
+        container = job.spec.template.spec.containers[0]
+        env = {e.name: e.value for e in container.env or []}
+        home = tmp / name
+        home.mkdir(parents=True)
+        env.update(PATH=os.environ["PATH"], HOME=str(home), TMPDIR=str(home), PYTHONPATH=str(ROOT / "src"))
+        command = [sys.executable, *container.command[1:]]  # the image's python is this one here
+        process = await asyncio.create_subprocess_exec(*command, env=env, cwd=home)
+        await batch.patch_namespaced_job_status(name, namespace, {"status": {"active": 1}})
+        code = await process.wait()
+        status = {"active": 0, "succeeded": 1} if code == 0 else {"active": 0, "failed": 1}
+        await batch.patch_namespaced_job_status(name, namespace, {"status": status})
+
+
+async def test_a_configuration_trains_as_kubernetes_jobs(
+    k8s_server: tuple[kmock.KubernetesEmulator, str], kube_api: ApiClient, tmp_path: Path
+) -> None:
+    _, url = k8s_server
+    settings = make_settings(
+        tmp_path / "data",
+        f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+        port=live_port(),
+        executor="kubernetes",
+        kubernetes_api_url=url,
+        reconcile_interval_seconds=0.3,
+        reconcile_busy_interval_seconds=0.1,
+        run_reconciler=True,
+    )
+    ran: dict[str, str] = {}
+    async with live_app(settings) as live:
+        assert isinstance(live, Live)
+        user = await live.api.new_user()
+        configuration = await live.configuration(user, linear_csv(120), ["x"], "y")
+        job = await live.train(user, configuration["id"])
+        deadline = time.monotonic() + 180
+        while True:
+            await kubelet(kube_api, ran, tmp_path / "pods")
+            current = (await live.api.client.get(f"/api/jobs/{job['id']}", headers=user.headers)).json()
+            if current["status"] in ("succeeded", "failed") and current.get("model_version_id"):
+                answer = await live.api.client.get(
+                    f"/api/model-versions/{current['model_version_id']}", headers=user.headers
+                )
+                version = answer.json()
+                if version["status"] != "building":
+                    break
+            elif current["status"] == "failed":
+                break
+            assert time.monotonic() < deadline, current
+            await asyncio.sleep(0.2)
+        assert current["status"] == "succeeded", current
+        assert current["executor"] == "kubernetes"
+        assert current["metrics"]["metrics"]["r2"] > 0.99
+        assert version["status"] == "ready", version
+        namespaces = (await client.CoreV1Api(kube_api).list_namespace()).items
+        assert [n.metadata.name for n in namespaces] == [f"user-{user.sub}"]
+        assert sorted(ran.values()) == ["build", "train"]
+        # Finished Jobs are deleted once their logs are copied (their pods with them).
+        assert (await client.BatchV1Api(kube_api).list_job_for_all_namespaces()).items == []
+    factory._kube.clear()
