@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import kmock
 import pytest
@@ -62,6 +63,13 @@ async def test_a_configuration_trains_as_kubernetes_jobs(
         run_reconciler=True,
     )
     ran: dict[str, str] = {}
+    try:
+        await _train_and_build(settings, kube_api, ran, tmp_path)
+    finally:
+        factory._kube.clear()  # the API client belongs to this test's emulator
+
+
+async def _train_and_build(settings: Any, kube_api: ApiClient, ran: dict[str, str], tmp_path: Path) -> None:
     async with live_app(settings) as live:
         assert isinstance(live, Live)
         user = await live.api.new_user()
@@ -91,4 +99,3 @@ async def test_a_configuration_trains_as_kubernetes_jobs(
         assert sorted(ran.values()) == ["build", "train"]
         # Finished Jobs are deleted once their logs are copied (their pods with them).
         assert (await client.BatchV1Api(kube_api).list_job_for_all_namespaces()).items == []
-    factory._kube.clear()
