@@ -170,3 +170,23 @@ async def test_crashing_replicas_fail_the_deployment_and_public_ones_get_an_ingr
         "OOMKilled (exit code 137)",
     )
     assert seen.failure == "OOMKilled (exit code 137)"
+
+
+async def test_only_a_model_with_requirements_may_reach_the_package_index(kube_api: ApiClient) -> None:
+    serving = KubernetesServing(KubeApi(kube_api, retry_delays=(0.01,)), serving_image=IMAGE)
+    namespace = namespace_name(OWNER)
+    plain = _spec()
+    needs = _spec(env={**plain.env, "REQUIREMENTS_URL": "https://s3.example.com/requirements.txt?sig=2"})
+    for spec in (plain, needs):
+        await serving.apply_serving(spec)
+    apps = client.AppsV1Api(kube_api)
+    labels = {
+        spec.name: (await apps.read_namespaced_deployment(spec.name, namespace)).spec.template.metadata.labels
+        for spec in (plain, needs)
+    }
+    assert "podml/needs-index" not in labels[plain.name]
+    assert labels[needs.name]["podml/needs-index"] == "true"
+    policy = await client.NetworkingV1Api(kube_api).read_namespaced_network_policy(
+        "allow-package-index", namespace
+    )
+    assert policy.spec.pod_selector.match_labels == {"podml/needs-index": "true"}

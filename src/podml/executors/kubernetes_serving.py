@@ -37,6 +37,7 @@ from podml.executors.base import (
     serving_name,
 )
 from podml.executors.kubernetes_api import MERGE_PATCH, KubeApi, api_message, refused
+from podml.kubernetes.namespaces import LABEL_NEEDS_INDEX
 from podml.kubernetes.serving import (
     LABEL_DEPLOYMENT,
     LABEL_REVISION,
@@ -83,6 +84,9 @@ class KubernetesServing(ServingExecutor):
             max_replicas=spec.max_replicas,
             public=spec.public,
             pull_policy=self.pull_policy,
+            # Only a model that declares requirements may reach the package index (its namespace's
+            # NetworkPolicy `allow-package-index` selects this label).
+            extra_labels={LABEL_NEEDS_INDEX: "true"} if spec.env.get("REQUIREMENTS_URL") else {},
         )
 
     async def apply_serving(self, spec: ServingSpec) -> None:
