@@ -190,3 +190,22 @@ async def test_only_a_model_with_requirements_may_reach_the_package_index(kube_a
         "allow-package-index", namespace
     )
     assert policy.spec.pod_selector.match_labels == {"podml/needs-index": "true"}
+
+
+async def test_pods_the_quota_refuses_fail_the_deployment_with_the_api_servers_words(
+    kube_api: ApiClient,
+) -> None:
+    serving = KubernetesServing(KubeApi(kube_api, retry_delays=(0.01,)), serving_image=IMAGE)
+    spec = _spec()
+    await serving.apply_serving(spec)
+    assert (await serving.observe_serving(spec.deployment_id)).failure is None
+    message = (
+        'pods "model-x-1" is forbidden: exceeded quota: podml-quota, requested: limits.cpu=1, '
+        "limited: limits.cpu=2"
+    )
+    condition = {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate", "message": message}
+    await client.AppsV1Api(kube_api).patch_namespaced_deployment_status(
+        spec.name, namespace_name(OWNER), {"status": {"conditions": [condition]}}
+    )
+    seen = await serving.observe_serving(spec.deployment_id)
+    assert seen.failure == f"Kubernetes could not create the replicas: {message}"

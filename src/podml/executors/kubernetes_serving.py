@@ -210,7 +210,7 @@ class KubernetesServing(ServingExecutor):
         else:
             revision = max(ready_revisions)
         current = [r for r in replicas if r.revision == template_revision]
-        failure = None
+        failure = _replica_failure(item)  # e.g. the namespace's quota refused the pods
         if current and all(
             r.phase == ReplicaPhase.FAILED and r.restarts >= FAILED_AFTER_RESTARTS for r in current
         ):
@@ -257,6 +257,14 @@ class KubernetesServing(ServingExecutor):
         if namespace is None or not self._ready.get(deployment_id):
             return []
         return [f"http://{serving_name(deployment_id)}.{namespace}.svc.cluster.local"]
+
+
+def _replica_failure(item: Any) -> str | None:
+    """The Deployment controller's own complaint: pods it could not create (quota, policy)."""
+    for condition in (item.status.conditions or []) if item.status is not None else []:
+        if condition.type == "ReplicaFailure" and condition.status == "True":
+            return f"Kubernetes could not create the replicas: {condition.message or condition.reason}"
+    return None
 
 
 def _replica(pod: Any) -> ReplicaStatus:
