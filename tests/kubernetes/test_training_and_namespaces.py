@@ -7,8 +7,9 @@ import uuid
 import pytest
 
 from podml.executors.base import BUILDER, TrainingJobSpec
+from podml.kubernetes.labels import user_label
 from podml.kubernetes.namespaces import Egress, Quota, namespace_name, user_namespace_objects
-from podml.kubernetes.training import training_job, user_label
+from podml.kubernetes.training import training_job
 from podml.resources import Resources
 from tests.kubernetes.manifests import problems
 

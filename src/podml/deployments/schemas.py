@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -31,6 +31,19 @@ class ReplicaResourcesIn(BaseModel):
         return resolve_resources(self.cpu, self.memory, self.requests, self.limits, REPLICA_DEFAULTS)
 
 
+TargetConcurrency = Annotated[
+    float | None,
+    Field(
+        gt=0,
+        le=10_000,
+        description=(
+            "Autoscaling target: requests in flight per replica (KServe's scaleTarget); "
+            "omitted or null: the platform's PODML_AUTOSCALE_TARGET_CONCURRENCY"
+        ),
+    ),
+]
+
+
 def _name(value: str | None) -> str | None:
     if value is None:
         return None
@@ -53,15 +66,7 @@ class DeploymentCreate(BaseModel):
     max_replicas: int | None = Field(default=None, ge=1, le=1000)
     resources: ReplicaResourcesIn | None = None
     public: bool = Field(default=False, description="Anyone may call the prediction URL, no key needed")
-    target_concurrency: float | None = Field(
-        default=None,
-        gt=0,
-        le=10_000,
-        description=(
-            "Autoscaling target: requests in flight per replica (KServe's scaleTarget); "
-            "omitted or null: the platform's PODML_AUTOSCALE_TARGET_CONCURRENCY"
-        ),
-    )
+    target_concurrency: TargetConcurrency = None
 
     @field_validator("name")
     @classmethod
@@ -103,15 +108,7 @@ class DeploymentUpdate(BaseModel):
     max_replicas: int | None = Field(default=None, ge=1, le=1000)
     resources: ReplicaResourcesIn | None = None
     public: bool | None = None
-    target_concurrency: float | None = Field(
-        default=None,
-        gt=0,
-        le=10_000,
-        description=(
-            "Autoscaling target: requests in flight per replica (KServe's scaleTarget); "
-            "omitted or null: the platform's PODML_AUTOSCALE_TARGET_CONCURRENCY"
-        ),
-    )
+    target_concurrency: TargetConcurrency = None
 
     @field_validator("name")
     @classmethod

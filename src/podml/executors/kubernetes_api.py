@@ -20,8 +20,8 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from podml.executors.base import ExecutorError
+from podml.kubernetes.labels import user_label
 from podml.kubernetes.namespaces import Egress, Quota, namespace_name, user_namespace_objects
-from podml.kubernetes.training import user_label
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

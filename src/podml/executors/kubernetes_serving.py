@@ -36,7 +36,8 @@ from podml.executors.base import (
     ServingSpec,
     serving_name,
 )
-from podml.executors.kubernetes_api import MERGE_PATCH, KubeApi, api_message, refused
+from podml.executors.kubernetes_api import MERGE_PATCH, KubeApi, refused
+from podml.kubernetes.labels import user_label
 from podml.kubernetes.namespaces import LABEL_NEEDS_INDEX
 from podml.kubernetes.serving import (
     LABEL_DEPLOYMENT,
@@ -47,7 +48,6 @@ from podml.kubernetes.serving import (
     ingress,
     service,
 )
-from podml.kubernetes.training import user_label
 
 log = logging.getLogger(__name__)
 CRASHING: Final = frozenset(
@@ -298,6 +298,3 @@ def _replica(pod: Any) -> ReplicaStatus:
     if conditions.get("Ready") == "True":
         return ReplicaStatus(phase=ReplicaPhase.READY, reason=reason, **base)
     return ReplicaStatus(phase=ReplicaPhase.STARTING, reason=reason, **base)
-
-
-__all__ = ["KubernetesServing", "api_message"]

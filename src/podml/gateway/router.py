@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from podml.errors import DomainError
 from podml.gateway.access import DeploymentNotFound
-from podml.gateway.fastpath import MAX_BODY_BYTES
+from podml.gateway.fastpath import read_body
 from podml.gateway.gateway import Gateway
 from podml.gateway.proxy import Answer
 
@@ -75,14 +75,7 @@ def _gateway(request: Request) -> Gateway:
 
 
 async def _body(request: Request) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise DomainError(f"the body is larger than {MAX_BODY_BYTES >> 20} MiB", status_code=413)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await read_body(request.receive)
 
 
 def _response(answer: Answer) -> Response:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from podml.kubernetes.labels import LABEL_USER
+
 LABEL_NEEDS_INDEX: Final = "podml/needs-index"
 
 
@@ -43,7 +45,7 @@ def namespace_name(user_id: str) -> str:
 
 
 def _labels(user: str) -> dict[str, str]:
-    return {"app.kubernetes.io/managed-by": "podml", "podml/user": user}
+    return {"app.kubernetes.io/managed-by": "podml", LABEL_USER: user}
 
 
 def namespace(name: str, user: str) -> dict[str, Any]:

@@ -26,13 +26,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from podml.kubernetes.labels import LABEL_USER
 from podml.kubernetes.security import container_security_context, pod_security_context, scratch_volumes
 
 APP_NAME: Final = "model-serving"
 CONTAINER: Final = "model-server"
 PORT: Final = 8080
 LABEL_DEPLOYMENT: Final = "podml/deployment"
-LABEL_USER: Final = "podml/user"
 LABEL_REVISION: Final = "podml/revision"
 
 

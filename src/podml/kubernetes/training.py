@@ -13,19 +13,13 @@ from __future__ import annotations
 from typing import Any, Final
 
 from podml.executors.base import TRAINER, TrainingJobSpec
+from podml.kubernetes.labels import LABEL_USER, user_label
 from podml.kubernetes.security import container_security_context, pod_security_context, scratch_volumes
 
-LABEL_USER: Final = "podml/user"
 LABEL_JOB: Final = "podml/job_id"
 LABEL_CONFIG: Final = "podml/config_id"
 LABEL_KIND: Final = "podml/kind"
 TTL_AFTER_FINISHED: Final = 3600
-
-
-def user_label(owner_sub: str) -> str:
-    """A label value for a user: their sub when it is one (Cognito and built-in subs are UUIDs)."""
-    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in owner_sub)[:63].strip("-_.")
-    return cleaned or "unknown"
 
 
 def training_job(

@@ -32,7 +32,7 @@ import numpy as np
 
 from podml.serving.contract import Feature, InvalidInput, ModelInfo, Prediction
 from podml.serving.inputs import Array, Schema, synthetic_rows
-from podml.serving.onnx_trees import encode_missing_directions
+from podml.serving.onnx_trees import encode_missing_directions, sklearn_trees
 from podml.serving.sklearn_model import NO_PROBABILITIES, categories_of, json_list
 
 TOLERANCE: Final = 1e-4
@@ -58,20 +58,7 @@ MAX_TREE_NODES: Final = 500_000
 
 def tree_nodes(estimator: Any) -> int:
     """How many decision-tree nodes the estimator (a pipeline, an ensemble, a tree) holds."""
-    total = 0
-    stack = [estimator]
-    while stack:
-        item = stack.pop()
-        tree = getattr(item, "tree_", None)
-        if tree is not None:
-            total += int(getattr(tree, "node_count", 0))
-        steps = getattr(item, "steps", None)
-        if steps:
-            stack.extend(step for _, step in steps)
-        members = getattr(item, "estimators_", None)
-        if members is not None:
-            stack.extend(getattr(members, "flat", members))
-    return total
+    return sum(int(tree.node_count) for tree in sklearn_trees(estimator))
 
 
 def preload() -> None:
