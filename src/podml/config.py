@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     # PODML_EXECUTOR=kubernetes: the API server (empty: the pod's in-cluster service account; from
     # outside a cluster, `kubectl proxy` and its URL) and the images of jobs and model servers.
     kubernetes_api_url: str = ""
+    # Jobs and pods are watched; every this many seconds the watch ends and they are listed afresh.
+    kubernetes_resync_seconds: float = Field(default=30.0, ge=1, le=3600)
     trainer_image: str = "podml-trainer:0.1.0"
     serving_image: str = "kubeserve-base:0.1.0"
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"

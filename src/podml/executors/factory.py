@@ -44,7 +44,10 @@ def build_executor(settings: Settings) -> Executor:
     kube = kube_api(settings)
     assert isinstance(kube, KubeApi)
     return KubernetesExecutor(
-        kube, trainer_image=settings.trainer_image, pull_policy=settings.image_pull_policy
+        kube,
+        trainer_image=settings.trainer_image,
+        pull_policy=settings.image_pull_policy,
+        resync_seconds=settings.kubernetes_resync_seconds,
     )
 
 

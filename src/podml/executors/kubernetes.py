@@ -3,7 +3,11 @@ namespace `user-<sub>`, created on first use with its quota, limits and network 
 (`podml.kubernetes.namespaces`). The Job itself is `podml.kubernetes.training.training_job`.
 
 * `start_training` is idempotent: a Job that exists already (409) is adopted, as after a restart.
-* `observe_training` reads the Job (found again by name in the owner's namespace, or by its
+* Status comes by watch: two `Informer`s (`kubernetes_watch`) list, then watch, every Job and pod
+  labelled `podml/job_id`, relisting every `resync_seconds` (and after a broken watch). In the
+  steady state an observation makes no API call. A Job the cache does not hold (created a moment
+  ago, or the watch is down) is read from the API instead.
+* `observe_training` looks at the Job (found by name in the owner's namespace, or by its
   `podml/job_id` label across namespaces when this process never saw it) and its pod: succeeded,
   failed (the container's exit code and reason, e.g. OOMKilled, or the Job's condition, e.g.
   DeadlineExceeded), running, or pending (with the pod's waiting reason: ImagePullBackOff, ...).
@@ -12,8 +16,7 @@ namespace `user-<sub>`, created on first use with its quota, limits and network 
 * API errors: see `kubernetes_api` (5xx retried, quota refusals reported); 404 on delete means
   done.
 
-The serving half (Deployment, Service, HPA per deployment) follows the same pattern with
-`podml.kubernetes.serving`; it is not written yet.
+The serving half (Deployment, Service, HPA per deployment) is `kubernetes_serving`.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from podml.executors.base import (
     training_job_name,
 )
 from podml.executors.kubernetes_api import KubeApi, api_message
+from podml.executors.kubernetes_watch import Informer
 from podml.kubernetes.training import LABEL_JOB, training_job
 
 log = logging.getLogger(__name__)
@@ -41,7 +45,14 @@ log = logging.getLogger(__name__)
 class KubernetesExecutor(Executor):
     name = "kubernetes"
 
-    def __init__(self, kube: KubeApi, *, trainer_image: str, pull_policy: str = "IfNotPresent") -> None:
+    def __init__(
+        self,
+        kube: KubeApi,
+        *,
+        trainer_image: str,
+        pull_policy: str = "IfNotPresent",
+        resync_seconds: float = 30.0,
+    ) -> None:
         self.kube = kube
         self.core = kube.core
         self.batch = kube.batch
@@ -49,6 +60,17 @@ class KubernetesExecutor(Executor):
         self.pull_policy = pull_policy
         self._where: dict[uuid.UUID, str] = {}  # job id -> namespace
         self._cancelled: set[uuid.UUID] = set()
+        resync = resync_seconds
+        self.jobs = Informer(
+            kube, "Jobs", self.batch.list_job_for_all_namespaces, label=LABEL_JOB, resync_seconds=resync
+        )
+        self.pods = Informer(
+            kube, "pods", self.core.list_pod_for_all_namespaces, label=LABEL_JOB, resync_seconds=resync
+        )
+
+    async def prepare(self) -> None:
+        self.jobs.start()
+        self.pods.start()
 
     # ---- training --------------------------------------------------------------------------------
 
@@ -66,6 +88,10 @@ class KubernetesExecutor(Executor):
         """(namespace, Job) or None when Kubernetes has no such Job."""
         name = training_job_name(job_id)
         namespace = self._where.get(job_id)
+        for cached in self.jobs.select(str(job_id)) if self.jobs.synced else ():
+            if cached.metadata.name == name and namespace in (None, cached.metadata.namespace):
+                self._where[job_id] = cached.metadata.namespace
+                return cached.metadata.namespace, cached
         if namespace is not None:
             try:
                 job = await self.kube.call(
@@ -88,7 +114,9 @@ class KubernetesExecutor(Executor):
                 return job.metadata.namespace, job
         return None
 
-    async def _pods(self, namespace: str, job_id: uuid.UUID) -> list[Any]:
+    async def _pods(self, namespace: str, job_id: uuid.UUID, *, fresh: bool = False) -> list[Any]:
+        if self.pods.synced and not fresh:
+            return [p for p in self.pods.select(str(job_id)) if p.metadata.namespace == namespace]
         listed = await self.kube.call(
             "list pods",
             lambda: self.core.list_namespaced_pod(namespace, label_selector=f"{LABEL_JOB}={job_id}"),
@@ -132,7 +160,8 @@ class KubernetesExecutor(Executor):
     async def _failure(self, namespace: str, job_id: uuid.UUID, condition: Any) -> Observation:
         if job_id in self._cancelled:
             return Observation(Phase.FAILED, reason="cancelled")
-        for pod in await self._pods(namespace, job_id):
+        # From the API, not the cache: the pod's last event may trail the Job's by a moment.
+        for pod in await self._pods(namespace, job_id, fresh=True):
             for container in (pod.status.container_statuses or []) if pod.status else []:
                 terminated = container.state.terminated if container.state else None
                 if terminated is not None:
@@ -194,4 +223,6 @@ class KubernetesExecutor(Executor):
         self._cancelled.discard(job_id)
 
     async def close(self) -> None:
+        await self.jobs.stop()
+        await self.pods.stop()
         await self.kube.close()
