@@ -6,6 +6,8 @@ signing up new users (every resource is scoped by owner), so a database is never
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from kubernetes_asyncio.client import ApiClient, Configuration
 
 from podml.config import Settings
+from podml.executors import factory
 from podml.main import create_app
+from tests.kubernetes.conftest import kubernetes_emulator
 from tests.support.api import Api
 from tests.support.databases import database_url
+from tests.support.kubelet import Kubelet
 from tests.support.live import Live, live_app, live_port
 
 # One moto server (Cognito: moto_server, moto_cognito, aws_dummy_credentials) and one rclone S3
@@ -25,6 +31,7 @@ from tests.support.live import Live, live_app, live_port
 pytest_plugins = ["tests.support.moto_server", "tests.support.rclone", "tests.support.ministack"]
 
 BACKENDS = ["sqlite", "postgresql"]
+EXECUTORS = ["local", "kubernetes"]
 
 
 def make_settings(data_dir: Path, db_url: str, **overrides: Any) -> Settings:
@@ -70,20 +77,61 @@ def api(client: httpx.AsyncClient) -> Api:
     return Api(client)
 
 
+@pytest.fixture(scope="session", params=EXECUTORS)
+def executor(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The Kubernetes executor runs the tests marked `both_executors` (the reconciler's suite), on
+    SQLite (the database is not what they test); every other test runs on the local executor."""
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        params = (
+            item.callspec.params if isinstance(item, pytest.Function) and hasattr(item, "callspec") else {}
+        )
+        on_kubernetes = params.get("executor") == "kubernetes"
+        wanted = item.get_closest_marker("both_executors") is not None and params.get("backend") == "sqlite"
+        (dropped if on_kubernetes and not wanted else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
-async def live(db_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live]:
-    """The real thing on a loopback port: reconciler, local executor, model-server replicas, gateway."""
-    port = live_port()
-    settings = make_settings(
-        tmp_path_factory.mktemp(f"live-{backend}"),
-        db_url,
-        port=port,
-        reconcile_interval_seconds=0.5,
-        reconcile_busy_interval_seconds=0.1,
-        max_concurrent_jobs=4,
-        max_concurrent_jobs_per_user=2,
-        scale_down_delay_seconds=2.0,
-        run_reconciler=True,
-    )
-    async with live_app(settings) as running:
-        yield running
+async def live(
+    db_url: str, backend: str, executor: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Live]:
+    """The real thing on a loopback port: reconciler, executor, model-server replicas, gateway.
+
+    With the Kubernetes executor, the cluster is kmock and `tests.support.kubelet` plays its
+    controllers and kubelet, running each pod's command as a process here."""
+    data = tmp_path_factory.mktemp(f"live-{backend}-{executor}")
+    overrides: dict[str, Any] = {
+        "port": live_port(),
+        "reconcile_interval_seconds": 0.5,
+        "reconcile_busy_interval_seconds": 0.1,
+        "max_concurrent_jobs": 4,
+        "max_concurrent_jobs_per_user": 2,
+        "scale_down_delay_seconds": 2.0,
+        "run_reconciler": True,
+    }
+    if executor == "local":
+        async with live_app(make_settings(data, db_url, **overrides)) as running:
+            yield running
+        return
+    async with kubernetes_emulator() as (emulator, url), ApiClient(Configuration(host=url)) as kube:
+        settings = make_settings(data, db_url, executor="kubernetes", kubernetes_api_url=url, **overrides)
+        kubelet = Kubelet(emulator, kube, data / "pods")
+        task = asyncio.create_task(kubelet.run())
+        try:
+            async with live_app(settings) as running:
+                running.kubelet = kubelet
+                yield running
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await kubelet.stop()
+            factory._kube.pop(id(settings), None)  # the API client belonged to this emulator

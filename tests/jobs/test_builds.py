@@ -15,6 +15,8 @@ from tests.support.api import ApiUser
 from tests.support.live import Live
 from tests.support.wheels import TINY, tiny_model_bytes, tiny_wheelhouse
 
+pytestmark = pytest.mark.both_executors  # the reconciler's suite: local and Kubernetes
+
 
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:

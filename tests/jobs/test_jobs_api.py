@@ -7,6 +7,8 @@ import pytest
 from tests.support.csvs import linear_csv, mixed_csv
 from tests.support.live import Live
 
+pytestmark = pytest.mark.both_executors  # the reconciler's suite: local and Kubernetes
+
 
 async def test_linear_regression_end_to_end(live: Live) -> None:
     user = await live.api.new_user()

@@ -7,8 +7,12 @@ import random
 import time
 from typing import Any
 
+import pytest
+
 from tests.support.api import ApiUser
 from tests.support.live import Live
+
+pytestmark = pytest.mark.both_executors  # the reconciler's suite: local and Kubernetes
 
 
 def slow_csv(rows: int = 20_000, seed: int = 3) -> str:

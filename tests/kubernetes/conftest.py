@@ -1,9 +1,12 @@
 """kmock 0.8's Kubernetes API emulator on loopback, with the real `kubernetes_asyncio` client over
-real HTTP. Its known gaps are fixed here, each with a comment; nothing patches the client."""
+real HTTP. Its known gaps are fixed here, each with a comment; nothing patches the client.
+`kubernetes_emulator` is also what the root conftest's `live` fixture runs the platform on when it
+is parametrised with the Kubernetes executor."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import kmock
@@ -53,16 +56,24 @@ def _guess_k8s_any_watch_spelling(
 # informer ends its own watches a little after that (`kubernetes_watch`), so the resync still runs.
 
 
+@asynccontextmanager
+async def kubernetes_emulator() -> AsyncIterator[tuple[kmock.KubernetesEmulator, str]]:
+    """kmock with its gaps fixed, serving on loopback: (the emulator, its URL)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parsing, "parse_path", _parse_path_with_namespaces)
+        patch.setattr(parsing, "guess_k8s", _guess_k8s_any_watch_spelling)
+        async with kmock.KubernetesEmulator() as emulator, apps.Server(emulator) as server:
+            # Gap 2: a list of a kind nobody has created yet answers 404 ("not declared") where a
+            # cluster answers an empty list: declare every kind PodML uses.
+            for kind in RESOURCES:
+                emulator.resources[kind] = cast(Any, {})
+            yield emulator, str(server.url).rstrip("/")
+
+
 @pytest.fixture
-async def k8s_server(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[kmock.KubernetesEmulator, str]]:
-    monkeypatch.setattr(parsing, "parse_path", _parse_path_with_namespaces)
-    monkeypatch.setattr(parsing, "guess_k8s", _guess_k8s_any_watch_spelling)
-    async with kmock.KubernetesEmulator() as emulator, apps.Server(emulator) as server:
-        # Gap 2: a list of a kind nobody has created yet answers 404 ("not declared") where a
-        # cluster answers an empty list: declare every kind PodML uses.
-        for kind in RESOURCES:
-            emulator.resources[kind] = cast(Any, {})
-        yield emulator, str(server.url).rstrip("/")
+async def k8s_server() -> AsyncIterator[tuple[kmock.KubernetesEmulator, str]]:
+    async with kubernetes_emulator() as running:
+        yield running
 
 
 @pytest.fixture

@@ -127,7 +127,19 @@ async def test_failures_say_why(kube_api: ApiClient) -> None:
     await _pod(kube_api, oom, {"terminated": {"exitCode": 137, "reason": "OOMKilled"}})
     await _job_status(kube_api, oom, {"failed": 1})
     failed = await executor.observe_training(oom.job_id)
-    assert (failed.phase, failed.exit_code, failed.reason) == (Phase.FAILED, 137, "OOMKilled (exit code 137)")
+    assert (failed.phase, failed.exit_code, failed.reason) == (
+        Phase.FAILED,
+        137,
+        "OOMKilled (exit code 137): the job used more than its memory limit",
+    )
+
+    refused = _spec()
+    await executor.start_training(refused)
+    message = "too few usable rows: 3 (need at least 5)"
+    await _pod(kube_api, refused, {"terminated": {"exitCode": 2, "reason": "Error", "message": message}})
+    await _job_status(kube_api, refused, {"failed": 1})
+    said = await executor.observe_training(refused.job_id)
+    assert (said.exit_code, said.reason) == (2, message)  # the trainer's words, as locally
 
     slow = _spec()
     await executor.start_training(slow)

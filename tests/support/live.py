@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from podml.config import Settings
 from podml.main import create_app
 from tests.support.api import Api, ApiUser
+from tests.support.kubelet import Kubelet
 from tests.support.server import free_port
 
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -31,6 +32,7 @@ class Live:
     url: str
     app: FastAPI
     api: Api
+    kubelet: Kubelet | None = None  # the test's cluster, when the executor is Kubernetes
 
     async def train(self, user: ApiUser, configuration_id: str, **body: Any) -> dict[str, Any]:
         response = await self.api.client.post(

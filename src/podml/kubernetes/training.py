@@ -5,7 +5,8 @@ container `trainer` running the `podml-trainer` image with the pod contract's en
 URLs); requests/limits from the job's resources. No retries by Kubernetes (`backoffLimit: 0`: the
 trainer's failures are deterministic, and the platform decides about retries), the job's timeout as
 `activeDeadlineSeconds`, `ttlSecondsAfterFinished` so finished Jobs do not pile up (the platform
-copies the logs first), no service-account token, the restricted security context.
+copies the logs first), no service-account token, the restricted security context. The trainer
+writes its failure reason to the termination log, so the Job's failure reads as it does locally.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from podml.executors.base import TRAINER, TrainingJobSpec
 from podml.kubernetes.labels import LABEL_USER, user_label
 from podml.kubernetes.security import container_security_context, pod_security_context, scratch_volumes
 
+TERMINATION_LOG: Final = "/dev/termination-log"  # the kubelet's file, writable on a read-only root
 LABEL_JOB: Final = "podml/job_id"
 LABEL_CONFIG: Final = "podml/config_id"
 LABEL_KIND: Final = "podml/kind"
@@ -58,7 +60,14 @@ def training_job(
                             "imagePullPolicy": pull_policy,
                             "command": ["python", "-m", spec.program],
                             "env": [{"name": key, "value": spec.env[key]} for key in sorted(spec.env)]
-                            + [{"name": "HOME", "value": "/home/appuser"}],
+                            + [
+                                {"name": "HOME", "value": "/home/appuser"},
+                                {"name": "TERMINATION_MESSAGE_PATH", "value": TERMINATION_LOG},
+                            ],
+                            # The trainer's one-line reason becomes the pod's termination message;
+                            # a crash that wrote none leaves the end of its log there instead.
+                            "terminationMessagePath": TERMINATION_LOG,
+                            "terminationMessagePolicy": "FallbackToLogsOnError",
                             "resources": {
                                 "requests": {
                                     "cpu": resources.cpu_request,
