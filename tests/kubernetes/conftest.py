@@ -19,6 +19,7 @@ _guess_k8s = parsing.guess_k8s
 RESOURCES = (
     "v1/namespaces",
     "v1/pods",
+    "v1/events",
     "v1/services",
     "v1/resourcequotas",
     "v1/limitranges",

@@ -179,3 +179,36 @@ async def test_a_quota_refusal_is_the_jobs_reason(k8s: kmock.KubernetesEmulator,
     with pytest.raises(ExecutorError, match=r"Kubernetes refused the Job .*exceeded quota: podml-quota"):
         await _executor(kube_api).start_training(_spec())
     assert len(k8s["post", JOBS]) == 1  # a refusal is not retried
+
+
+async def test_a_pod_the_quota_refuses_fails_the_job_with_the_controllers_words(kube_api: ApiClient) -> None:
+    # On a real cluster the ResourceQuota refuses the Job's pod, not the Job: the Job controller
+    # records a FailedCreate event on the Job and keeps it pending.
+    executor = _executor(kube_api)
+    spec = _spec()
+    await executor.start_training(spec)
+    core = client.CoreV1Api(kube_api)
+    namespace = namespace_name(OWNER)
+
+    async def event(name: str, type_: str, reason: str, message: str, involved: str) -> None:
+        body: Any = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": {"kind": "Job", "name": involved, "namespace": namespace},
+            "type": type_,
+            "reason": reason,
+            "message": message,
+        }
+        await core.create_namespaced_event(namespace, body)
+
+    refused = (
+        f'Error creating: pods "{spec.name}-x7k2p" is forbidden: exceeded quota: podml-quota, '
+        "requested: limits.cpu=1, used: limits.cpu=2, limited: limits.cpu=2"
+    )
+    await event("other.1", "Warning", "FailedCreate", "someone else's", "train-someone-else")
+    assert (await executor.observe_training(spec.job_id)).phase == Phase.PENDING
+    await event("job.1", "Warning", "FailedCreate", refused, spec.name)
+    seen = await executor.observe_training(spec.job_id)
+    assert seen.phase == Phase.FAILED
+    assert seen.reason == f"Kubernetes could not create the job's pod: {refused}"

@@ -77,6 +77,18 @@ def test_defaults_builds_and_odd_subs() -> None:
     assert container["command"][-1] == BUILDER
     assert "podml/config_id" not in job["metadata"]["labels"]
     assert job["metadata"]["labels"]["podml/kind"] == "build"
+    # Only a build that installs requirements may reach the package index; never a training job.
+    assert "podml/needs-index" not in job["spec"]["template"]["metadata"]["labels"]
+    installs = _spec(program=BUILDER, env={"REQUIREMENTS_URL": "https://s3.example.com/r.txt?sig=1"})
+    labels = training_job(installs, "user-x", "podml-trainer:latest")["spec"]["template"]["metadata"][
+        "labels"
+    ]
+    assert labels["podml/needs-index"] == "true"
+    trains = _spec(env={"REQUIREMENTS_URL": "https://s3.example.com/r.txt?sig=1"})
+    assert (
+        "podml/needs-index"
+        not in training_job(trains, "user-x", "t")["spec"]["template"]["metadata"]["labels"]
+    )
     assert user_label("Google_1234|x@y") == "Google_1234-x-y"
     assert user_label("a" * 80) == "a" * 63
 

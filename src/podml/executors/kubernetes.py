@@ -13,6 +13,8 @@ namespace `user-<sub>`, created on first use with its quota, limits and network 
   DeadlineExceeded), running, or pending (with the pod's waiting reason: ImagePullBackOff, ...).
 * `cancel_training` deletes the Job with its pods (foreground propagation); the observation is then
   failed with the reason "cancelled".
+* A pod the API server refuses (the namespace's ResourceQuota, Pod Security) leaves the Job with
+  no pod and a `FailedCreate` event; the job then fails with the event's words.
 * API errors: see `kubernetes_api` (5xx retried, quota refusals reported); 404 on delete means
   done.
 
@@ -140,6 +142,10 @@ class KubernetesExecutor(Executor):
         ):
             return await self._failure(namespace, job_id, failed)
         pods = await self._pods(namespace, job_id)
+        if not pods and not (status is not None and (status.active or 0) > 0):
+            refusal = await self._pod_refusal(namespace, training_job_name(job_id))
+            if refusal is not None:
+                return Observation(Phase.FAILED, reason=refusal)
         for pod in pods:
             for state in [c.state for c in (pod.status.container_statuses or [])] if pod.status else []:
                 if state is not None and state.running is not None:
@@ -156,6 +162,22 @@ class KubernetesExecutor(Executor):
         if status is not None and (status.active or 0) > 0:
             return Observation(Phase.RUNNING)
         return Observation(Phase.PENDING)
+
+    async def _pod_refusal(self, namespace: str, name: str) -> str | None:
+        """Why the Job controller cannot create the Job's pod, from its FailedCreate event: the
+        namespace's quota, or its Pod Security level. A real API server refuses the pod, not the
+        Job, so the Job itself looks merely pending; its events say why."""
+        selector = f"involvedObject.kind=Job,involvedObject.name={name}"
+        listed = await self.kube.call(
+            f"events of Job {name}",
+            lambda: self.core.list_namespaced_event(namespace, field_selector=selector),
+        )
+        for event in listed.items:  # the selector is applied here too (not every server does)
+            involved = event.involved_object
+            if involved is not None and involved.kind == "Job" and involved.name == name:
+                if event.reason == "FailedCreate" and event.message:
+                    return f"Kubernetes could not create the job's pod: {event.message}"
+        return None
 
     async def _failure(self, namespace: str, job_id: uuid.UUID, condition: Any) -> Observation:
         if job_id in self._cancelled:

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from podml.executors.base import TRAINER, TrainingJobSpec
 from podml.kubernetes.labels import LABEL_USER, user_label
+from podml.kubernetes.namespaces import LABEL_NEEDS_INDEX
 from podml.kubernetes.security import container_security_context, pod_security_context, scratch_volumes
 
 TERMINATION_LOG: Final = "/dev/termination-log"  # the kubelet's file, writable on a read-only root
@@ -36,6 +37,10 @@ def training_job(
     }
     if spec.configuration_id is not None:
         labels[LABEL_CONFIG] = str(spec.configuration_id)
+    if spec.program != TRAINER and spec.env.get("REQUIREMENTS_URL"):
+        # A build that installs a version's requirements: the one kind of job the namespace's
+        # `allow-package-index` egress policy admits.
+        labels[LABEL_NEEDS_INDEX] = "true"
     volumes, mounts = scratch_volumes()
     resources = spec.resources
     return {
