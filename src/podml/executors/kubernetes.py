@@ -174,9 +174,9 @@ class KubernetesExecutor(Executor):
         )
         for event in listed.items:  # the selector is applied here too (not every server does)
             involved = event.involved_object
-            if involved is not None and involved.kind == "Job" and involved.name == name:
-                if event.reason == "FailedCreate" and event.message:
-                    return f"Kubernetes could not create the job's pod: {event.message}"
+            about_this_job = involved is not None and (involved.kind, involved.name) == ("Job", name)
+            if about_this_job and event.reason == "FailedCreate" and event.message:
+                return f"Kubernetes could not create the job's pod: {event.message}"
         return None
 
     async def _failure(self, namespace: str, job_id: uuid.UUID, condition: Any) -> Observation:
