@@ -167,9 +167,9 @@ async def test_crashing_replicas_fail_the_deployment_and_public_ones_get_an_ingr
     assert (replica.phase, replica.restarts, replica.reason) == (
         ReplicaPhase.FAILED,
         4,
-        "OOMKilled (exit code 137)",
+        "OOMKilled (exit code 137): it used more than its memory limit",
     )
-    assert seen.failure == "OOMKilled (exit code 137)"
+    assert seen.failure == "OOMKilled (exit code 137): it used more than its memory limit"
 
 
 async def test_only_a_model_with_requirements_may_reach_the_package_index(kube_api: ApiClient) -> None:

@@ -130,7 +130,7 @@ async def test_failures_say_why(kube_api: ApiClient) -> None:
     assert (failed.phase, failed.exit_code, failed.reason) == (
         Phase.FAILED,
         137,
-        "OOMKilled (exit code 137): the job used more than its memory limit",
+        "OOMKilled (exit code 137): it used more than its memory limit",
     )
 
     refused = _spec()

@@ -78,6 +78,17 @@ def test_a_model_that_fails_to_load(servers: list[ServerProcess], tmp_path: Path
     assert server.terminate() == 0
 
 
+def test_under_kubernetes_a_failed_load_exits_with_the_reason_as_termination_message(
+    servers: list[ServerProcess], tmp_path: Path
+) -> None:
+    # A pod's container: the kubelet keeps the file's words and restarts the container with back-off.
+    termination = tmp_path / "termination-log"
+    model = model_file(tmp_path, load_error="the pickle needs xgboost")
+    server = _run(servers, {"MODEL_PATH": str(model), "TERMINATION_MESSAGE_PATH": str(termination)})
+    assert server.process.wait(timeout=30) == 3
+    assert termination.read_text() == "loading the model failed: the pickle needs xgboost"
+
+
 def test_no_model_source_is_reported_by_ready(servers: list[ServerProcess]) -> None:
     server = _run(servers, {})
     server.wait_live()

@@ -187,7 +187,8 @@ class KubernetesExecutor(Executor):
             for container in (pod.status.container_statuses or []) if pod.status else []:
                 terminated = container.state.terminated if container.state else None
                 if terminated is not None:
-                    return Observation(Phase.FAILED, exit_code=terminated.exit_code, reason=_said(terminated))
+                    reason = terminated_reason(terminated)
+                    return Observation(Phase.FAILED, exit_code=terminated.exit_code, reason=reason)
         if condition is not None and condition.reason == "DeadlineExceeded":
             return Observation(Phase.FAILED, reason="timed out (the job's timeout_seconds)")
         reason = condition.reason if condition is not None else "failed"
@@ -246,13 +247,13 @@ class KubernetesExecutor(Executor):
         await self.kube.close()
 
 
-def _said(terminated: Any) -> str:
-    """A failed container's reason: the trainer's own words (its termination message) when it wrote
+def terminated_reason(terminated: Any) -> str:
+    """A failed container's reason: the program's own words (its termination message) when it wrote
     them, as the local executor reports; what Kubernetes saw (OOMKilled, ...) otherwise."""
     reason = terminated.reason or "Error"
     message = (terminated.message or "").strip()
     if reason == "OOMKilled":
-        return f"OOMKilled (exit code {terminated.exit_code}): the job used more than its memory limit"
+        return f"OOMKilled (exit code {terminated.exit_code}): it used more than its memory limit"
     if message:
         return message
     return f"{reason} (exit code {terminated.exit_code}); see the job's logs"

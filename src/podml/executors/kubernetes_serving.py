@@ -36,6 +36,7 @@ from podml.executors.base import (
     ServingSpec,
     serving_name,
 )
+from podml.executors.kubernetes import terminated_reason
 from podml.executors.kubernetes_api import MERGE_PATCH, KubeApi, refused
 from podml.kubernetes.labels import user_label
 from podml.kubernetes.namespaces import LABEL_NEEDS_INDEX
@@ -279,7 +280,7 @@ def _replica(pod: Any) -> ReplicaStatus:
     for container in statuses:
         last = container.last_state.terminated if container.last_state is not None else None
         if last is not None:
-            reason = f"{last.reason or 'Error'} (exit code {last.exit_code})"
+            reason = terminated_reason(last)
     base = {
         "name": pod.metadata.name,
         "revision": revision,

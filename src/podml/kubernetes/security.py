@@ -33,3 +33,13 @@ def scratch_volumes() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         {"name": "home", "mountPath": "/home/appuser"},
     ]
     return volumes, mounts
+
+
+# The kubelet's per-container file for a one-line failure reason (writable on a read-only root);
+# the pod contract passes its path as TERMINATION_MESSAGE_PATH.
+TERMINATION_LOG: Final = "/dev/termination-log"
+
+
+def termination_message() -> dict[str, str]:
+    """A container's termination-message fields: the program's own words, or its log's end."""
+    return {"terminationMessagePath": TERMINATION_LOG, "terminationMessagePolicy": "FallbackToLogsOnError"}

@@ -14,7 +14,8 @@ Choices:
   token: Pod Security `restricted`. `/tmp` and the home directory are `emptyDir`s: the server
   downloads the model there, and a model with requirements installs them there.
 * Liveness `GET /health`, readiness `GET /ready` (503 while loading, and while draining after
-  SIGTERM, so endpoints drop a stopping pod before it closes).
+  SIGTERM, so endpoints drop a stopping pod before it closes). A model that cannot load makes the
+  server exit with the loader's words as the termination message (CrashLoopBackOff shows them).
 * The HPA scales on CPU (`targetCPU`%, 70 by default) between the deployment's bounds. Knative's
   in-flight target, which the local executor uses, needs a metrics adapter; CPU needs none.
 * An Ingress only for `public` deployments: it routes `/api/v1/predict/<id>` straight to the
@@ -27,7 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from podml.kubernetes.labels import LABEL_USER
-from podml.kubernetes.security import container_security_context, pod_security_context, scratch_volumes
+from podml.kubernetes.security import (
+    TERMINATION_LOG,
+    container_security_context,
+    pod_security_context,
+    scratch_volumes,
+    termination_message,
+)
 
 APP_NAME: Final = "model-serving"
 CONTAINER: Final = "model-server"
@@ -86,7 +93,13 @@ def _container(objects: ServingObjects) -> dict[str, Any]:
         "imagePullPolicy": objects.pull_policy,
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": [{"name": key, "value": objects.env[key]} for key in sorted(objects.env)]
-        + [{"name": "PORT", "value": str(PORT)}, {"name": "HOME", "value": "/home/appuser"}],
+        + [
+            {"name": "PORT", "value": str(PORT)},
+            {"name": "HOME", "value": "/home/appuser"},
+            # A model that cannot load exits with the reason here (see `podml.serving.server`).
+            {"name": "TERMINATION_MESSAGE_PATH", "value": TERMINATION_LOG},
+        ],
+        **termination_message(),
         "resources": {"requests": dict(objects.requests), "limits": dict(objects.limits)},
         "livenessProbe": {**probe, "initialDelaySeconds": 5},
         "readinessProbe": {

@@ -16,9 +16,14 @@ from typing import Any, Final
 from podml.executors.base import TRAINER, TrainingJobSpec
 from podml.kubernetes.labels import LABEL_USER, user_label
 from podml.kubernetes.namespaces import LABEL_NEEDS_INDEX
-from podml.kubernetes.security import container_security_context, pod_security_context, scratch_volumes
+from podml.kubernetes.security import (
+    TERMINATION_LOG,
+    container_security_context,
+    pod_security_context,
+    scratch_volumes,
+    termination_message,
+)
 
-TERMINATION_LOG: Final = "/dev/termination-log"  # the kubelet's file, writable on a read-only root
 LABEL_JOB: Final = "podml/job_id"
 LABEL_CONFIG: Final = "podml/config_id"
 LABEL_KIND: Final = "podml/kind"
@@ -71,8 +76,7 @@ def training_job(
                             ],
                             # The trainer's one-line reason becomes the pod's termination message;
                             # a crash that wrote none leaves the end of its log there instead.
-                            "terminationMessagePath": TERMINATION_LOG,
-                            "terminationMessagePolicy": "FallbackToLogsOnError",
+                            **termination_message(),
                             "resources": {
                                 "requests": {
                                     "cpu": resources.cpu_request,

@@ -12,8 +12,11 @@ which then chose the address). Tuning: `MAX_BATCH_ROWS` (10,000), `MAX_BODY_BYTE
 `podml.serving.loader:load_model`; after MLServer's `implementation` setting).
 
 The HTTP server starts first, so `/health` answers at once and `/ready` tells what loading is doing or
-why it failed; the process keeps running after a failed load so that the reason can be read. Signed
-URLs are credentials: only their scheme, host and path are ever logged.
+why it failed; the process keeps running after a failed load so that the reason can be read. Under
+Kubernetes (`TERMINATION_MESSAGE_PATH` set, as the model-serving pods do) a failed load instead
+writes the reason there and exits with code 3: the kubelet keeps the words as the container's
+termination message, restarts it with back-off, and the platform fails the deployment with them.
+Signed URLs are credentials: only their scheme, host and path are ever logged.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ DEFAULT_LOADER: Final = "podml.serving.loader:load_model"
 RETRY_DELAYS: Final = (0.5, 1.0, 2.0, 4.0, 8.0)
 _RETRY_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
 EXIT_CONFIG: Final = 2
+EXIT_LOAD: Final = 3  # the model did not load (with TERMINATION_MESSAGE_PATH set)
+TERMINATION_MESSAGE_LIMIT: Final = 4096  # what Kubernetes keeps of a termination message
 
 
 class ConfigError(ValueError):
@@ -80,6 +85,7 @@ class ServerSettings:
     requirements_cache_dir: Path = Path("~/.cache/podml/environments")
     pip_args: tuple[str, ...] = ()
     env_ready: bool = False
+    termination_path: str | None = None
 
 
 def settings_from_env(env: Mapping[str, str]) -> ServerSettings:
@@ -131,6 +137,7 @@ def settings_from_env(env: Mapping[str, str]) -> ServerSettings:
             text("REQUIREMENTS_CACHE_DIR") or "~/.cache/podml/environments"
         ).expanduser(),
         env_ready=env.get("SERVING_ENV_READY") == "1",
+        termination_path=text("TERMINATION_MESSAGE_PATH"),
     )
     if problems:
         raise ConfigError("; ".join(problems))
@@ -225,7 +232,9 @@ def prepare_requirements(settings: ServerSettings, workdir: Path) -> str | None:
     return environment.python
 
 
-def load(settings: ServerSettings, plane: DataPlane, workdir: Path) -> None:
+def load(
+    settings: ServerSettings, plane: DataPlane, workdir: Path, on_failed: Callable[[], None] | None = None
+) -> None:
     """Everything between the listener and readiness; runs in a thread, never raises."""
     started = time.perf_counter()
     try:
@@ -255,6 +264,8 @@ def load(settings: ServerSettings, plane: DataPlane, workdir: Path) -> None:
         )
         log.error("loading the model failed: %s", reason, exc_info=not expected)
         plane.set_failed(f"loading the model failed: {reason}")
+        if on_failed is not None:
+            on_failed()
 
 
 def _flush() -> None:
@@ -295,11 +306,24 @@ def serve(settings: ServerSettings, sockets: list[socket.socket] | None = None) 
     server = _Server(config, plane, settings.drain_seconds, app.metrics.in_flight)
     workdir = Path(tempfile.mkdtemp(prefix="podml-serving-"))
     try:
-        threading.Thread(target=load, args=(settings, plane, workdir), name="load", daemon=True).start()
+        on_failed = server.stop_now if settings.termination_path else None
+        threading.Thread(
+            target=load, args=(settings, plane, workdir, on_failed), name="load", daemon=True
+        ).start()
         server.run(sockets=sockets)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if settings.termination_path and plane.state == "failed":
+        write_termination_message(settings.termination_path, plane.reason or "loading the model failed")
+        return EXIT_LOAD
     return 0 if server.started else 1
+
+
+def write_termination_message(path: str, message: str) -> None:
+    try:
+        Path(path).write_text(message.encode()[:TERMINATION_MESSAGE_LIMIT].decode(errors="ignore"))
+    except OSError as exc:
+        log.warning("could not write the termination message to %s: %s", path, exc)
 
 
 class _Server(uvicorn.Server):
@@ -327,6 +351,10 @@ class _Server(uvicorn.Server):
             log.info("signal %d: not ready any more; stopping in %g s", sig, self.drain)
             self.plane.set_stopping()
             self.exit_at = time.monotonic() + self.drain
+
+    def stop_now(self) -> None:
+        """Stop without draining (nothing was ever served); safe from another thread."""
+        self.should_exit = True
 
     async def on_tick(self, counter: int) -> bool:
         if self.exit_at is not None and time.monotonic() >= self.exit_at:
