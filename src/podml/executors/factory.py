@@ -62,5 +62,8 @@ def build_serving(settings: Settings) -> ServingExecutor:
     kube = kube_api(settings)
     assert isinstance(kube, KubeApi)
     return KubernetesServing(
-        kube, serving_image=settings.serving_image, pull_policy=settings.image_pull_policy
+        kube,
+        serving_image=settings.serving_image,
+        pull_policy=settings.image_pull_policy,
+        resync_seconds=settings.kubernetes_resync_seconds,
     )

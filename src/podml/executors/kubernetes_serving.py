@@ -12,10 +12,15 @@ of `podml.kubernetes.serving`, in the owner's namespace.
   `starting` otherwise. The revision behind traffic is the template's once one of its pods is
   ready, else the newest revision with a ready pod. When every pod of the current revision has
   crashed three times or more, the deployment has failed, with the reason.
-* `endpoints` answers from memory (it must not block): the Service's cluster DNS name once a
-  replica is ready. kube-proxy spreads the calls over the ready pods. `refresh` relists every
-  PodML Deployment, so a process that never applied a spec (an API replica beside the worker) knows
-  them too; the gateway's process calls it periodically.
+* Deployments and their pods are watched (`kubernetes_watch.Informer`, started by `upkeep` in every
+  platform process, so an API replica beside the worker knows them too), with a periodic resync;
+  observations read the cache and go to the API only for what it does not hold.
+* `endpoints` answers from memory (it must not block): the ready pods' own addresses
+  (`http://<pod IP>:8080`), not the Service. The gateway keeps connections alive and spreads each
+  request over the ready pods itself; through the Service, kube-proxy would pick a pod once per
+  connection, and pods the HPA adds would get no traffic until connections turned over (why Knative's
+  activator routes to pods too). Until the pod cache is synced it falls back to the Service's DNS
+  name. NetworkPolicy: the platform's namespace may reach model-server pods on 8080 (`namespaces`).
 """
 
 from __future__ import annotations
@@ -38,11 +43,13 @@ from podml.executors.base import (
 )
 from podml.executors.kubernetes import terminated_reason
 from podml.executors.kubernetes_api import MERGE_PATCH, KubeApi, refused
+from podml.executors.kubernetes_watch import Informer
 from podml.kubernetes.labels import user_label
 from podml.kubernetes.namespaces import LABEL_NEEDS_INDEX
 from podml.kubernetes.serving import (
     LABEL_DEPLOYMENT,
     LABEL_REVISION,
+    PORT,
     ServingObjects,
     autoscaler,
     deployment,
@@ -62,12 +69,36 @@ def _labels(obj: Any) -> dict[str, str]:
 
 
 class KubernetesServing(ServingExecutor):
-    def __init__(self, kube: KubeApi, *, serving_image: str, pull_policy: str = "IfNotPresent") -> None:
+    def __init__(
+        self,
+        kube: KubeApi,
+        *,
+        serving_image: str,
+        pull_policy: str = "IfNotPresent",
+        resync_seconds: float = 30.0,
+    ) -> None:
         self.kube = kube
         self.serving_image = serving_image
         self.pull_policy = pull_policy
         self._where: dict[uuid.UUID, str] = {}  # deployment id -> namespace
         self._ready: dict[uuid.UUID, bool] = {}
+        resync = resync_seconds
+        apps, core = kube.apps, kube.core
+        self.deployments = Informer(
+            kube,
+            "Deployments",
+            apps.list_deployment_for_all_namespaces,
+            label=LABEL_DEPLOYMENT,
+            resync_seconds=resync,
+        )
+        self.pods = Informer(
+            kube,
+            "model-server pods",
+            core.list_pod_for_all_namespaces,
+            label=LABEL_DEPLOYMENT,
+            resync_seconds=resync,
+        )
+        self._endpoints: dict[uuid.UUID, tuple[int, list[str]]] = {}  # id -> (pods.version, URLs)
 
     def objects(self, spec: ServingSpec, namespace: str) -> ServingObjects:
         resources = spec.resources
@@ -155,6 +186,10 @@ class KubernetesServing(ServingExecutor):
 
     async def _find(self, deployment_id: uuid.UUID) -> tuple[str, Any] | None:
         name = serving_name(deployment_id)
+        for cached in self.deployments.select(str(deployment_id)) if self.deployments.synced else ():
+            if cached.metadata.name == name:
+                self._where[deployment_id] = cached.metadata.namespace
+                return cached.metadata.namespace, cached
         namespace = self._where.get(deployment_id)
         if namespace is None:
             await self.refresh()
@@ -196,15 +231,7 @@ class KubernetesServing(ServingExecutor):
             return ServingObservation(exists=False)
         namespace, item = found
         template_revision = int(_labels(item.spec.template).get(LABEL_REVISION, "0") or 0)
-        pods = await self.kube.call(
-            "list pods",
-            lambda: self.kube.core.list_namespaced_pod(
-                namespace, label_selector=f"{LABEL_DEPLOYMENT}={deployment_id}"
-            ),
-        )
-        replicas = tuple(
-            _replica(pod) for pod in pods.items if _labels(pod).get(LABEL_DEPLOYMENT) == str(deployment_id)
-        )
+        replicas = tuple(_replica(pod) for pod in await self._pods(namespace, deployment_id))
         ready_revisions = Counter(r.revision for r in replicas if r.phase == ReplicaPhase.READY)
         if template_revision in ready_revisions or not ready_revisions:
             revision = template_revision
@@ -221,6 +248,17 @@ class KubernetesServing(ServingExecutor):
         return ServingObservation(
             exists=True, revision=revision, desired_replicas=desired, replicas=replicas, failure=failure
         )
+
+    async def _pods(self, namespace: str, deployment_id: uuid.UUID) -> list[Any]:
+        if self.pods.synced:
+            return [p for p in self.pods.select(str(deployment_id)) if p.metadata.namespace == namespace]
+        listed = await self.kube.call(
+            "list pods",
+            lambda: self.kube.core.list_namespaced_pod(
+                namespace, label_selector=f"{LABEL_DEPLOYMENT}={deployment_id}"
+            ),
+        )
+        return [p for p in listed.items if _labels(p).get(LABEL_DEPLOYMENT) == str(deployment_id)]
 
     async def delete_serving(self, deployment_id: uuid.UUID) -> None:
         found = await self._find(deployment_id)
@@ -243,21 +281,49 @@ class KubernetesServing(ServingExecutor):
         )
         self._where.pop(deployment_id, None)
         self._ready.pop(deployment_id, None)
+        self._endpoints.pop(deployment_id, None)
 
-    async def upkeep(self, period: float = 2.0) -> None:
-        """Relist the deployments every `period` seconds, so `endpoints` follows the cluster."""
-        while True:
-            try:
-                await self.refresh()
-            except Exception as exc:  # a passing API problem: the next pass retries
-                log.warning("could not list the model-serving Deployments: %s", exc)
-            await asyncio.sleep(period)
+    async def prepare(self) -> None:
+        self.deployments.start()
+        self.pods.start()
+
+    async def upkeep(self) -> None:
+        """Watch the deployments and their pods for the life of the process (`endpoints`)."""
+        await self.prepare()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.deployments.stop()
+            await self.pods.stop()
+
+    async def close(self) -> None:
+        await self.deployments.stop()
+        await self.pods.stop()
 
     def endpoints(self, deployment_id: uuid.UUID) -> list[str]:
+        if self.pods.synced:
+            cached = self._endpoints.get(deployment_id)
+            if cached is not None and cached[0] == self.pods.version:
+                return cached[1]
+            urls = sorted(
+                f"http://{pod.status.pod_ip}:{PORT}"
+                for pod in self.pods.select(str(deployment_id))
+                if _serves(pod)
+            )
+            self._endpoints[deployment_id] = (self.pods.version, urls)
+            return urls
         namespace = self._where.get(deployment_id)
         if namespace is None or not self._ready.get(deployment_id):
             return []
         return [f"http://{serving_name(deployment_id)}.{namespace}.svc.cluster.local"]
+
+
+def _serves(pod: Any) -> bool:
+    """Ready, not terminating, with an address: what an EndpointSlice lists as ready."""
+    status = pod.status
+    if status is None or not status.pod_ip or pod.metadata.deletion_timestamp is not None:
+        return False
+    return any(c.type == "Ready" and c.status == "True" for c in status.conditions or [])
 
 
 def _replica_failure(item: Any) -> str | None:

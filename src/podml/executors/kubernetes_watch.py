@@ -54,6 +54,8 @@ class Informer:
         self.synced = False
         self.lists = 0  # how many times it has listed (a resync is one)
         self._objects: dict[Key, Any] = {}
+        self._index: dict[str, dict[Key, Any]] = {}  # label value -> its objects
+        self.version = 0  # bumped on every change (readers may cache what they derive)
         self._task: asyncio.Task[None] | None = None
 
     # ---- reading ---------------------------------------------------------------------------------
@@ -63,9 +65,7 @@ class Informer:
 
     def select(self, value: str) -> Iterator[Any]:
         """The cached objects whose label (`self.label`) equals `value`."""
-        for obj in list(self._objects.values()):
-            if (obj.metadata.labels or {}).get(self.label) == value:
-                yield obj
+        yield from list(self._index.get(value, {}).values())
 
     # ---- running ---------------------------------------------------------------------------------
 
@@ -102,7 +102,12 @@ class Informer:
 
     async def _list(self) -> str | None:
         listed = await self.kube.call(f"list {self.what}", lambda: self.list_call(label_selector=self.label))
-        self._objects = {_key(obj): obj for obj in listed.items if self.label in (obj.metadata.labels or {})}
+        self._objects = {}
+        self._index = {}
+        for obj in listed.items:
+            if self.label in (obj.metadata.labels or {}):
+                self._put(obj)
+        self.version += 1
         self.synced = True
         self.lists += 1
         meta = listed.metadata
@@ -129,6 +134,22 @@ class Informer:
         if self.label not in (obj.metadata.labels or {}):
             return
         if kind == "DELETED":
-            self._objects.pop(_key(obj), None)
+            self._drop(_key(obj))
         else:  # ADDED, MODIFIED
-            self._objects[_key(obj)] = obj
+            self._put(obj)
+        self.version += 1
+
+    def _put(self, obj: Any) -> None:
+        key = _key(obj)
+        self._drop(key)  # its label may have changed
+        self._objects[key] = obj
+        self._index.setdefault(obj.metadata.labels[self.label], {})[key] = obj
+
+    def _drop(self, key: Key) -> None:
+        old = self._objects.pop(key, None)
+        if old is not None:
+            value = old.metadata.labels[self.label]
+            same = self._index.get(value, {})
+            same.pop(key, None)
+            if not same:
+                self._index.pop(value, None)
