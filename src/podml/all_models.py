@@ -6,6 +6,7 @@ from podml.database import Base
 from podml.datasets.models import Dataset
 from podml.deployments.models import ApiKey, Deployment, DeploymentStat
 from podml.jobs.models import TrainingJob
+from podml.quotas.models import UserQuota
 from podml.registry.models import Model, ModelVersion
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "ModelVersion",
     "TrainingJob",
     "User",
+    "UserQuota",
 ]

@@ -16,6 +16,7 @@ from podml.deps import get_current_principal
 from podml.gateway import router as gateway_router
 from podml.health import router as health_router
 from podml.jobs import router as job_router
+from podml.quotas import router as quota_router
 from podml.registry import router as registry_router
 from podml.storage import router as file_router
 
@@ -55,6 +56,8 @@ authenticated.include_router(registry_router.router)
 authenticated.include_router(registry_router.version_router)
 authenticated.include_router(job_router.router)
 authenticated.include_router(deployment_router.router)
+# Administrators only: each route also depends on `AdminUser` (403 for anyone else).
+authenticated.include_router(quota_router.router)
 
 api_router = APIRouter()
 api_router.include_router(public)

@@ -1,4 +1,5 @@
-"""Request dependencies as `Annotated` aliases (SessionDep, SettingsDep, StorageDep, CurrentUser).
+"""Request dependencies as `Annotated` aliases (SessionDep, SettingsDep, StorageDep, CurrentUser,
+AdminUser).
 
 Everything comes from `request.app.state`, filled once by `create_app`, so tests can build apps
 with different settings side by side.
@@ -13,6 +14,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podml.auth import service as auth_service
+from podml.auth.exceptions import AdminRequired
 from podml.auth.principal import Principal
 from podml.config import Settings
 from podml.storage.base import Storage
@@ -60,6 +62,16 @@ async def get_current_principal(
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_principal)]
+
+
+async def get_current_admin(principal: CurrentUser) -> Principal:
+    """The caller, if an administrator (built-in role `admin`, or the Cognito admin group); else 403."""
+    if not principal.is_admin:
+        raise AdminRequired()
+    return principal
+
+
+AdminUser = Annotated[Principal, Depends(get_current_admin)]
 
 
 def wake_reconciler(request: Request) -> None:

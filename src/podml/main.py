@@ -22,12 +22,13 @@ from podml.api import api_router
 from podml.config import Settings, get_settings
 from podml.database import create_engine, create_sessionmaker
 from podml.errors import install_error_handlers
-from podml.executors.factory import build_executor, build_serving
+from podml.executors.factory import build_executor, build_serving, kube_api
 from podml.executors.reconciler import Reconciler
 from podml.gateway.fastpath import PredictFastPath
 from podml.gateway.gateway import Gateway
 from podml.migrations import upgrade_to_head
 from podml.observability import MetricsMiddleware
+from podml.quotas import service as quota_service
 from podml.storage import StorageError, build_storage
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,14 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     app.state.storage = build_storage(settings)
     app.state.executor = build_executor(settings)
     app.state.serving = build_serving(settings)
+    app.state.quota_cluster = None
+    if settings.executor == "kubernetes":
+        from podml.quotas.kubernetes import KubernetesQuotas
+
+        # Users' namespaces get each user's own quota; the admin routes patch it when it changes.
+        kube = kube_api(settings)
+        kube.quota_lookup = quota_service.lookup(app.state.sessionmaker, settings)
+        app.state.quota_cluster = KubernetesQuotas(kube)
     app.state.token_verifier = None
     app.state.email_directory = None
     if settings.auth_mode == "cognito":

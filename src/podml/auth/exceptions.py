@@ -1,6 +1,6 @@
 """Auth errors, each mapped to its HTTP status by `podml.errors`."""
 
-from podml.errors import Conflict, DomainError, Unauthorized
+from podml.errors import Conflict, DomainError, Forbidden, Unauthorized
 
 
 class NotAuthenticated(Unauthorized):
@@ -23,3 +23,7 @@ class LocalAccountsDisabled(DomainError):
 class RegistrationClosed(DomainError):
     status_code = 403
     detail = "registration is closed on this server; ask an administrator for an account"
+
+
+class AdminRequired(Forbidden):
+    detail = "administrators only: this route needs the admin role, which your account does not have"

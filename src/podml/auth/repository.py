@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,6 +12,12 @@ from podml.auth.models import User
 
 async def get_by_sub(session: AsyncSession, sub: str) -> User | None:
     return (await session.execute(select(User).where(User.sub == sub))).scalar_one_or_none()
+
+
+async def get_by_subs(session: AsyncSession, subs: Collection[str]) -> Sequence[User]:
+    if not subs:
+        return []
+    return (await session.execute(select(User).where(User.sub.in_(subs)))).scalars().all()
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:

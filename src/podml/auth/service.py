@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Collection
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -85,6 +86,15 @@ async def login(session: AsyncSession, settings: Settings, email: str, password:
     return create_access_token(
         user.sub, settings.secret_key.get_secret_value(), settings.access_token_expire_minutes
     )
+
+
+async def get_user(session: AsyncSession, sub: str) -> User | None:
+    """The built-in account with this sub (None for an unknown sub, and for every Cognito user)."""
+    return await repository.get_by_sub(session, sub)
+
+
+async def users_by_sub(session: AsyncSession, subs: Collection[str]) -> dict[str, User]:
+    return {user.sub: user for user in await repository.get_by_subs(session, subs)}
 
 
 def principal_from_user(user: User) -> Principal:

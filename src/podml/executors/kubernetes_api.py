@@ -1,6 +1,8 @@
 """What both halves of the Kubernetes executor share: API calls with retries, creation that
 tolerates "already exists", and the owners' namespaces (created on first use with their quota,
-limits and network policies, `podml.kubernetes.namespaces`).
+limits and network policies, `podml.kubernetes.namespaces`). A user's quota comes from
+`quota_lookup` (an administrator's override or the defaults, `podml.quotas`); a ResourceQuota that
+exists already is merge-patched to it, once per process.
 
 Retried with backoff (`RETRY_DELAYS`): 429, 5xx, timeouts and connection errors. Not retried,
 reported as an `ExecutorError` the owner reads: 403 (a quota or policy refusal) and 422 (an
@@ -28,6 +30,7 @@ T = TypeVar("T")
 RETRY_DELAYS: Final = (0.2, 0.5, 1.0, 2.0)
 RETRYABLE: Final = frozenset({429, 500, 502, 503, 504})
 MERGE_PATCH: Final = "application/merge-patch+json"
+QuotaLookup = Callable[[str], Awaitable[Quota]]
 
 
 def api_message(exc: ApiException) -> str:
@@ -46,6 +49,7 @@ class KubeApi:
         api: client.ApiClient,
         *,
         quota: Quota | None = None,
+        quota_lookup: QuotaLookup | None = None,
         egress: Egress | None = None,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
     ) -> None:
@@ -56,6 +60,8 @@ class KubeApi:
         self.autoscaling = client.AutoscalingV2Api(api)
         self.networking = client.NetworkingV1Api(api)
         self.quota = quota or Quota()
+        # A user's own quota (an administrator's override, `podml.quotas`); `self.quota` without one.
+        self.quota_lookup = quota_lookup
         self.egress = egress or Egress()
         self.retry_delays = retry_delays
         self._namespaces: set[str] = set()
@@ -98,11 +104,25 @@ class KubeApi:
             "LimitRange": partial(self.core.create_namespaced_limit_range, name),
             "NetworkPolicy": partial(self.networking.create_namespaced_network_policy, name),
         }
-        for obj in user_namespace_objects(owner_sub, user_label(owner_sub), self.quota, self.egress):
+        quota = await self.quota_lookup(owner_sub) if self.quota_lookup is not None else self.quota
+        for obj in user_namespace_objects(owner_sub, user_label(owner_sub), quota, self.egress):
             what = f"{obj['kind']} {obj['metadata']['name']}"
-            await self.create(what, partial(creators[obj["kind"]], obj))
+            created = await self.create(what, partial(creators[obj["kind"]], obj))
+            if not created and obj["kind"] == "ResourceQuota":
+                await self._reapply_quota(name, obj)
         self._namespaces.add(name)
         return name
+
+    async def _reapply_quota(self, namespace: str, obj: dict[str, Any]) -> None:
+        """Bring an existing ResourceQuota to the user's quota (repairs a missed update; best effort)."""
+        name, body = obj["metadata"]["name"], {"spec": obj["spec"]}
+        patch: Any = self.core.patch_namespaced_resource_quota  # Any: `_content_type` is untyped
+        try:
+            await self.call(
+                f"ResourceQuota {name}", lambda: patch(name, namespace, body, _content_type=MERGE_PATCH)
+            )
+        except (ApiException, ExecutorError) as exc:
+            log.warning("could not re-apply the quota of namespace %s: %s", namespace, exc)
 
     async def close(self) -> None:
         await self.api.close()

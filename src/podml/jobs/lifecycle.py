@@ -26,6 +26,8 @@ from podml.errors import DomainError
 from podml.executors.base import Executor, ExecutorError, Observation, Phase, TrainingJobSpec
 from podml.jobs import repository
 from podml.jobs.models import TrainingJob
+from podml.kubernetes.namespaces import Quota
+from podml.quotas import service as quota_service
 from podml.registry import service as registry_service
 from podml.resources import Resources, parse_quantity
 from podml.storage import ObjectNotFoundError, Storage, StorageError
@@ -53,17 +55,29 @@ class Usage:
         self.cpu[owner] += parse_quantity(resources.cpu_limit)
         self.memory[owner] += parse_quantity(resources.memory_limit)
 
-    def waiting_reason(self, owner: str, resources: Resources, settings: Settings) -> str | None:
+    def waiting_reason(
+        self, owner: str, resources: Resources, settings: Settings, quota: Quota
+    ) -> str | None:
+        """Why this job cannot start now (None: it can), within the owner's quota (`podml.quotas`)."""
         if self.jobs[owner] >= settings.max_concurrent_jobs_per_user:
             return (
                 f"waiting: {self.jobs[owner]} of your jobs are running "
                 f"(limit {settings.max_concurrent_jobs_per_user})"
             )
-        if self.cpu[owner] + parse_quantity(resources.cpu_limit) > parse_quantity(settings.user_cpu_quota):
-            return f"waiting: your running jobs use your CPU quota of {settings.user_cpu_quota}"
-        memory = self.memory[owner] + parse_quantity(resources.memory_limit)
-        if memory > parse_quantity(settings.user_memory_quota):
-            return f"waiting: your running jobs use your memory quota of {settings.user_memory_quota}"
+        cpu, memory = parse_quantity(resources.cpu_limit), parse_quantity(resources.memory_limit)
+        if cpu > parse_quantity(quota.cpu):
+            return (
+                f"waiting: this job's CPU limit {resources.cpu_limit} is above your CPU quota of {quota.cpu}"
+            )
+        if memory > parse_quantity(quota.memory):
+            return (
+                f"waiting: this job's memory limit {resources.memory_limit} is above your memory quota "
+                f"of {quota.memory}"
+            )
+        if self.cpu[owner] + cpu > parse_quantity(quota.cpu):
+            return f"waiting: your running jobs use your CPU quota of {quota.cpu}"
+        if self.memory[owner] + memory > parse_quantity(quota.memory):
+            return f"waiting: your running jobs use your memory quota of {quota.memory}"
         if self.total >= settings.max_concurrent_jobs:
             return f"waiting for a free slot ({self.total} jobs running on the platform)"
         return None
@@ -87,9 +101,11 @@ async def admit(
     for job in await repository.list_by_status(session, "running"):
         usage.add(job.owner_sub, _resources(job))
     started: list[uuid.UUID] = []
-    for job in await repository.list_by_status(session, "queued"):
+    queued = await repository.list_by_status(session, "queued")
+    quotas = await quota_service.effective_many(session, settings, {job.owner_sub for job in queued})
+    for job in queued:
         resources = _resources(job)
-        reason = usage.waiting_reason(job.owner_sub, resources, settings)
+        reason = usage.waiting_reason(job.owner_sub, resources, settings, quotas[job.owner_sub])
         if reason is not None:
             if job.status_message != reason:
                 job.status_message = reason

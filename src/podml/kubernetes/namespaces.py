@@ -19,10 +19,13 @@ from typing import Any, Final
 from podml.kubernetes.labels import LABEL_USER
 
 LABEL_NEEDS_INDEX: Final = "podml/needs-index"
+QUOTA_NAME: Final = "podml-quota"
 
 
 @dataclass(frozen=True)
 class Quota:
+    """A namespace's hard limits: CPU and memory (requests and limits alike) and pods."""
+
     cpu: str = "2"
     memory: str = "4Gi"
     pods: int = 5
@@ -69,7 +72,7 @@ def resource_quota(name: str, user: str, quota: Quota) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ResourceQuota",
-        "metadata": {"name": "podml-quota", "namespace": name, "labels": _labels(user)},
+        "metadata": {"name": QUOTA_NAME, "namespace": name, "labels": _labels(user)},
         "spec": {
             "hard": {
                 "requests.cpu": quota.cpu,
