@@ -139,7 +139,7 @@ async def test_failures_say_why(kube_api: ApiClient) -> None:
     await _pod(kube_api, refused, {"terminated": {"exitCode": 2, "reason": "Error", "message": message}})
     await _job_status(kube_api, refused, {"failed": 1})
     said = await executor.observe_training(refused.job_id)
-    assert (said.exit_code, said.reason) == (2, message)  # the trainer's words, as locally
+    assert (said.exit_code, said.reason) == (2, f"{message} (exit code 2)")  # the trainer's words
 
     slow = _spec()
     await executor.start_training(slow)

@@ -99,3 +99,74 @@ async def _train_and_build(settings: Any, kube_api: ApiClient, ran: dict[str, st
         assert sorted(ran.values()) == ["build", "train"]
         # Finished Jobs are deleted once their logs are copied (their pods with them).
         assert (await client.BatchV1Api(kube_api).list_job_for_all_namespaces()).items == []
+
+
+async def test_a_job_whose_image_cannot_be_pulled_says_so_while_it_waits(
+    k8s_server: tuple[kmock.KubernetesEmulator, str], kube_api: ApiClient, tmp_path: Path
+) -> None:
+    _, url = k8s_server
+    settings = make_settings(
+        tmp_path / "data",
+        f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+        port=live_port(),
+        executor="kubernetes",
+        kubernetes_api_url=url,
+        reconcile_interval_seconds=0.3,
+        reconcile_busy_interval_seconds=0.1,
+        run_reconciler=True,
+    )
+    core, batch = client.CoreV1Api(kube_api), client.BatchV1Api(kube_api)
+    try:
+        async with live_app(settings) as live:
+            user = await live.api.new_user()
+            configuration = await live.configuration(user, linear_csv(40), ["x"], "y")
+            job = await live.train(user, configuration["id"])
+            for _ in range(300):
+                if jobs := (await batch.list_job_for_all_namespaces()).items:
+                    break
+                await asyncio.sleep(0.1)
+            template = jobs[0].spec.template
+            pod: Any = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": f"{jobs[0].metadata.name}-p9x2z",
+                    "namespace": jobs[0].metadata.namespace,
+                    "labels": template.metadata.labels,
+                },
+                "spec": {"containers": [{"name": "trainer", "image": "podml-trainer:0.1.0"}]},
+                "status": {
+                    "containerStatuses": [
+                        {
+                            "name": "trainer",
+                            "image": "podml-trainer:0.1.0",
+                            "imageID": "",
+                            "ready": False,
+                            "restartCount": 0,
+                            "state": {
+                                "waiting": {
+                                    "reason": "ImagePullBackOff",
+                                    "message": 'Back-off pulling image "podml-trainer:0.1.0"',
+                                }
+                            },
+                        }
+                    ]
+                },
+            }
+            await core.create_namespaced_pod(jobs[0].metadata.namespace, pod)
+            deadline = time.monotonic() + 30
+            while True:
+                shown = (await live.api.client.get(f"/api/jobs/{job['id']}", headers=user.headers)).json()
+                if "ImagePullBackOff" in (shown["status_message"] or ""):
+                    break
+                assert time.monotonic() < deadline, shown
+                await asyncio.sleep(0.1)
+            assert shown["status"] == "running"
+            assert shown["status_message"] == (
+                'pending: ImagePullBackOff: Back-off pulling image "podml-trainer:0.1.0"'
+            )
+            cancel = await live.api.client.post(f"/api/jobs/{job['id']}/cancel", headers=user.headers)
+            assert cancel.status_code == 202
+            assert (await live.wait(user, job["id"]))["status"] == "cancelled"
+    finally:
+        factory._kube.pop(id(settings), None)

@@ -1,6 +1,7 @@
 """The cluster's missing controllers, for the platform on kmock: the Job controller and the kubelet
 (each Job's container runs here as a process, with the Job's own command and environment, and its
-pod and status are written as a cluster would), and the pod log endpoint.
+pod and status are written as a cluster would), the pod log endpoint, and (`kubelet_serving`) the
+Deployment controller and kubelet for model servers.
 
 What runs is what the images would run: `python -m podml.trainer` (or the builder) with the pod
 contract's env (signed URLs back to the platform). Only the interpreter is this one, and PATH,
@@ -25,6 +26,8 @@ from typing import Any
 import kmock
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
+
+from tests.support.kubelet_serving import ServingKubelet
 
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ class Kubelet:
         self.finished: set[tuple[str, str]] = set()
         self.started: list[str] = []  # the `podml/kind` of every Job run, in order
         self._logs: dict[tuple[str, str], Path] = {}  # (namespace, pod) -> its output
+        self.serving = ServingKubelet(api, root / "serving")
         emulator["get", kmock.resource("", "v1", "pods"), kmock.subresource("log")] << self._serve_log
 
     def _serve_log(self, request: kmock.Request) -> bytes:
@@ -65,7 +69,7 @@ class Kubelet:
         data = path.read_bytes()
         return data[-limit:] if limit else data
 
-    async def run(self, period: float = 0.1) -> None:
+    async def run(self, period: float = 0.2) -> None:
         while True:
             try:
                 await self.sync()
@@ -79,6 +83,7 @@ class Kubelet:
                 run.process.kill()
             await run.process.wait()
         self.runs.clear()
+        await self.serving.close()
 
     async def sync(self) -> None:
         jobs = {
@@ -104,6 +109,7 @@ class Kubelet:
         for key, job in jobs.items():
             if key not in self.runs and key not in self.finished and not _done(job):
                 await self._start(job)
+        await self.serving.sync()
 
     async def _start(self, job: Any) -> None:
         namespace, name = job.metadata.namespace, job.metadata.name

@@ -11,8 +11,9 @@ namespace `user-<sub>`, created on first use with its quota, limits and network 
   `podml/job_id` label across namespaces when this process never saw it) and its pod: succeeded,
   failed (the container's exit code and reason, e.g. OOMKilled, or the Job's condition, e.g.
   DeadlineExceeded), running, or pending (with the pod's waiting reason: ImagePullBackOff, ...).
-* `cancel_training` deletes the Job with its pods (foreground propagation); the observation is then
-  failed with the reason "cancelled".
+* `cancel_training` deletes the Job with its pods (foreground propagation); once the API server has
+  accepted that, the observation is failed with the reason "cancelled" (the pod's own termination,
+  up to its grace period, is Kubernetes' to finish).
 * A pod the API server refuses (the namespace's ResourceQuota, Pod Security) leaves the Job with
   no pod and a `FailedCreate` event; the job then fails with the event's words.
 * API errors: see `kubernetes_api` (5xx retried, quota refusals reported); 404 on delete means
@@ -126,6 +127,8 @@ class KubernetesExecutor(Executor):
         return [p for p in listed.items if (p.metadata.labels or {}).get(LABEL_JOB) == str(job_id)]
 
     async def observe_training(self, job_id: uuid.UUID) -> Observation:
+        if job_id in self._cancelled:  # its deletion was accepted: Kubernetes stops the pod
+            return Observation(Phase.FAILED, reason="cancelled")
         found = await self._find(job_id)
         if found is None:
             if job_id in self._cancelled:
@@ -254,6 +257,6 @@ def terminated_reason(terminated: Any) -> str:
     message = (terminated.message or "").strip()
     if reason == "OOMKilled":
         return f"OOMKilled (exit code {terminated.exit_code}): it used more than its memory limit"
-    if message:
-        return message
-    return f"{reason} (exit code {terminated.exit_code}); see the job's logs"
+    if message:  # the program's words, or (FallbackToLogsOnError) the end of its log
+        return f"{message} (exit code {terminated.exit_code})"
+    return f"{reason} (exit code {terminated.exit_code})"

@@ -193,6 +193,10 @@ async def follow(session: AsyncSession, storage: Storage, executor: Executor) ->
                 await executor.cancel_training(job.id)
             observation = await executor.observe_training(job.id)
             if observation.phase in (Phase.RUNNING, Phase.PENDING):
+                message = _progress(observation)
+                if job.status_message != message and job.cancel_requested_at is None:
+                    job.status_message = message  # e.g. why Kubernetes has not started its pod
+                    await session.commit()
                 continue
             await settle(session, storage, executor, job, observation)
         except Exception as exc:
@@ -204,6 +208,12 @@ async def follow(session: AsyncSession, storage: Storage, executor: Executor) ->
                 await executor.cleanup_training(job.id)
         ended.append(job.id)
     return ended
+
+
+def _progress(observation: Observation) -> str:
+    if observation.phase == Phase.RUNNING:
+        return "running"
+    return f"pending: {observation.reason}"[:500] if observation.reason else "starting"
 
 
 async def settle(

@@ -39,6 +39,7 @@ from podml.kubernetes.security import (
 APP_NAME: Final = "model-serving"
 CONTAINER: Final = "model-server"
 PORT: Final = 8080
+DRAIN_SECONDS: Final = 5  # well inside terminationGracePeriodSeconds (30)
 LABEL_DEPLOYMENT: Final = "podml/deployment"
 LABEL_REVISION: Final = "podml/revision"
 
@@ -96,6 +97,9 @@ def _container(objects: ServingObjects) -> dict[str, Any]:
         + [
             {"name": "PORT", "value": str(PORT)},
             {"name": "HOME", "value": "/home/appuser"},
+            # After SIGTERM, /ready answers 503 but the listener stays open this long, while the
+            # pod's removal reaches the gateways' watches and kube-proxy: no request is refused.
+            {"name": "SHUTDOWN_DRAIN_SECONDS", "value": str(DRAIN_SECONDS)},
             # A model that cannot load exits with the reason here (see `podml.serving.server`).
             {"name": "TERMINATION_MESSAGE_PATH", "value": TERMINATION_LOG},
         ],
