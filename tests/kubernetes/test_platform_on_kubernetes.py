@@ -7,6 +7,7 @@ registered, exactly as with the local executor."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -15,12 +16,15 @@ from typing import Any
 
 import kmock
 import pytest
+from kmock._internal.rendering import Response
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient
 
 from podml.executors import factory
 from tests.conftest import make_settings
+from tests.deployments.helpers import deploy, upload_version
 from tests.support.csvs import linear_csv
+from tests.support.kubelet import Kubelet
 from tests.support.live import Live, live_app, live_port
 
 pytestmark = pytest.mark.timeout(240)
@@ -169,4 +173,56 @@ async def test_a_job_whose_image_cannot_be_pulled_says_so_while_it_waits(
             assert cancel.status_code == 202
             assert (await live.wait(user, job["id"]))["status"] == "cancelled"
     finally:
+        factory._kube.pop(id(settings), None)
+
+
+async def test_a_deployment_kubernetes_refuses_fails_with_the_api_servers_words(
+    k8s_server: tuple[kmock.KubernetesEmulator, str], kube_api: ApiClient, tmp_path: Path
+) -> None:
+    emulator, url = k8s_server
+    settings = make_settings(
+        tmp_path / "data",
+        f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}",
+        port=live_port(),
+        executor="kubernetes",
+        kubernetes_api_url=url,
+        reconcile_interval_seconds=0.3,
+        reconcile_busy_interval_seconds=0.1,
+        run_reconciler=True,
+    )
+    # A cluster whose quota counts Deployments: the API server refuses the first one.
+    message = (
+        'deployments.apps "model-x" is forbidden: exceeded quota: podml-quota, requested: '
+        "count/deployments.apps=1, used: count/deployments.apps=2, limited: count/deployments.apps=2"
+    )
+    refusal = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 403, "message": message}
+    refusals = iter([Response(status=403, payload=refusal)])
+    emulator["post", kmock.resource("apps", "v1", "deployments")] << (lambda: next(refusals))
+    kubelet = Kubelet(emulator, kube_api, tmp_path / "pods")
+    running = asyncio.create_task(kubelet.run())
+    try:
+        async with live_app(settings) as live:
+            user = await live.api.new_user()
+            version = await upload_version(live.api.client, user, "refused")
+            assert (await live.wait_version(user, version["id"]))["status"] == "ready"
+            created = await deploy(live.api.client, user, version["id"])
+            failed = await live.wait_deployment(user, created["id"], {"failed"})
+            assert failed["reason"] == f"Kubernetes refused the Deployment model-{created['id']}: {message}"
+
+            # Once the owner changes it, it is asked again at once (the quota has room now).
+            changed = await live.api.client.patch(
+                f"/api/deployments/{created['id']}", headers=user.headers, json={"max_replicas": 2}
+            )
+            assert changed.status_code == 200, changed.text
+            ready = await live.wait_deployment(user, created["id"], {"ready"}, timeout=60)
+            answer = await live.api.client.post(
+                f"/api/v1/predict/{created['id']}", headers=user.headers, json={"instances": [[1.0, 0.0]]}
+            )
+            assert answer.json()["predictions"] == [3.0], answer.text
+            assert ready["reason"] is None
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await kubelet.stop()
         factory._kube.pop(id(settings), None)

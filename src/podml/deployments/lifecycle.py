@@ -4,7 +4,10 @@ back what it observes (status, reason, replica states, the version behind traffi
 A spec is (re)applied when the revision or the replica bounds change, when the executor has lost
 the deployment (a restarted platform), and before its signed URLs expire; applying the same
 revision again never restarts a replica. A version still building holds the rollout back; a
-failed one fails the deployment (the previous revision, if any, keeps serving).
+failed one fails the deployment (the previous revision, if any, keeps serving). A spec the executor
+refuses (on Kubernetes: a quota, an admission policy, an object the API server finds invalid) fails
+the deployment with the refusal's words; it is asked again after `RETRY_REFUSED_SECONDS`, or at once
+when the owner changes the deployment.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +28,13 @@ from podml.config import Settings
 from podml.database import utcnow
 from podml.deployments import repository
 from podml.deployments.models import Deployment
-from podml.executors.base import ReplicaPhase, ServingExecutor, ServingObservation, ServingSpec
+from podml.executors.base import (
+    ExecutorError,
+    ReplicaPhase,
+    ServingExecutor,
+    ServingObservation,
+    ServingSpec,
+)
 from podml.registry.builds import ONNX_FILE
 from podml.registry.models import ModelVersion
 from podml.registry.uploads import MODEL_FILE, REQUIREMENTS_FILE
@@ -34,12 +43,21 @@ from podml.storage import Storage
 
 log = logging.getLogger(__name__)
 _TROUBLED = (ReplicaPhase.UNHEALTHY, ReplicaPhase.FAILED)
+# A spec the executor refused is asked again after this long (or at once, when the owner changes it).
+RETRY_REFUSED_SECONDS: Final = 30.0
 
 
 @dataclass
 class _Applied:
     key: tuple[Any, ...]
     at: float
+
+
+@dataclass(frozen=True)
+class _Refused:
+    key: tuple[Any, ...]
+    at: float
+    reason: str
 
 
 class DeploymentLoop:
@@ -57,6 +75,7 @@ class DeploymentLoop:
         self.settings = settings
         self.on_deleted = on_deleted
         self._applied: dict[uuid.UUID, _Applied] = {}
+        self._refused: dict[uuid.UUID, _Refused] = {}  # what the executor refused, and when
         self._has_requirements: dict[uuid.UUID, bool] = {}
         self._deleting: dict[uuid.UUID, asyncio.Task[None]] = {}
 
@@ -84,8 +103,12 @@ class DeploymentLoop:
             hold = ("pending", f"waiting for version {version.version_tag} to finish building")
         elif version.status == "failed":
             hold = ("failed", f"version {version.version_tag} failed to build: {version.error}")
-        elif await self._apply_if_needed(deployment, version, observation):
-            observation = await self.serving.observe_serving(deployment.id)
+        else:
+            try:
+                if await self._apply_if_needed(deployment, version, observation):
+                    observation = await self.serving.observe_serving(deployment.id)
+            except ExecutorError as exc:  # refused (a quota, a policy, an invalid object): say so
+                hold = ("failed", str(exc))
         status, reason = _derive(deployment, observation, hold)
         return await self._record(session, deployment, observation, status, reason)
 
@@ -133,7 +156,19 @@ class DeploymentLoop:
         stale = applied is None or time.monotonic() - applied.at > self.settings.signed_url_ttl_seconds / 2
         if applied is not None and applied.key == key and observation.exists and not stale:
             return False
-        await self.serving.apply_serving(await self._spec(deployment, version))
+        refused = self._refused.get(deployment.id)
+        if (
+            refused is not None
+            and refused.key == key
+            and time.monotonic() - refused.at < RETRY_REFUSED_SECONDS
+        ):
+            raise ExecutorError(refused.reason)  # asked again only after a while, or once changed
+        try:
+            await self.serving.apply_serving(await self._spec(deployment, version))
+        except ExecutorError as exc:
+            self._refused[deployment.id] = _Refused(key=key, at=time.monotonic(), reason=str(exc))
+            raise
+        self._refused.pop(deployment.id, None)
         self._applied[deployment.id] = _Applied(key=key, at=time.monotonic())
         return True
 
@@ -145,7 +180,8 @@ class DeploymentLoop:
             # means the same thing at the gateway and at the replica.
             "MODEL_NAME": str(deployment.id),
             "MODEL_URL": self.storage.signed_url(prefix + MODEL_FILE, "GET", ttl),
-            "REQUIREMENTS_CACHE_DIR": str(self.settings.environments_dir),
+            # No REQUIREMENTS_CACHE_DIR: the executor chooses (local: one shared folder; a pod:
+            # its home directory, the only writable place besides /tmp).
         }
         if version.serving_path == "onnx":
             env["ONNX_URL"] = self.storage.signed_url(prefix + ONNX_FILE, "GET", ttl)

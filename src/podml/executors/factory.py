@@ -31,13 +31,15 @@ def kube_api(settings: Settings) -> KubeApi:
         quota = Quota(
             cpu=settings.user_cpu_quota, memory=settings.user_memory_quota, pods=settings.user_pod_quota
         )
-        found = _kube[id(settings)] = KubeApi(client.ApiClient(configuration), quota=quota)
+        found = _kube[id(settings)] = KubeApi(
+            client.ApiClient(configuration), quota=quota, egress=egress(settings)
+        )
     return found
 
 
 def build_executor(settings: Settings) -> Executor:
     if settings.executor == "local":
-        return LocalExecutor(settings.executions_dir)
+        return LocalExecutor(settings.executions_dir, environments_dir=settings.environments_dir)
     from podml.executors.kubernetes import KubernetesExecutor
     from podml.executors.kubernetes_api import KubeApi
 
@@ -55,7 +57,11 @@ def build_serving(settings: Settings) -> ServingExecutor:
     if settings.executor == "local":
         from podml.executors.local_serving import LocalServing
 
-        return LocalServing(settings.executions_dir, scale_down_delay=settings.scale_down_delay_seconds)
+        return LocalServing(
+            settings.executions_dir,
+            scale_down_delay=settings.scale_down_delay_seconds,
+            environments_dir=settings.environments_dir,
+        )
     from podml.executors.kubernetes_api import KubeApi
     from podml.executors.kubernetes_serving import KubernetesServing
 

@@ -49,9 +49,18 @@ class LocalExecutor(Executor):
     name = "local"
 
     def __init__(
-        self, root: Path, *, python: str = sys.executable, command: list[str] | None = None, warm: bool = True
+        self,
+        root: Path,
+        *,
+        python: str = sys.executable,
+        command: list[str] | None = None,
+        warm: bool = True,
+        environments_dir: Path | None = None,
     ) -> None:
         self.root = root / "jobs"
+        # Where builds keep the virtual environments of versions' requirements, shared with the
+        # model servers on this machine (a pod has its own, in its home directory).
+        self.environments_dir = environments_dir or root / "environments"
         self.python = python
         # What runs inside the supervisor: the trainer program, as in the pod's container.
         self.command = command or [python, "-m", "podml.trainer"]
@@ -80,6 +89,7 @@ class LocalExecutor(Executor):
                 "OPENBLAS_NUM_THREADS": threads,
                 "MKL_NUM_THREADS": threads,
                 "TERMINATION_MESSAGE_PATH": str(job_dir / "termination-log"),
+                "REQUIREMENTS_CACHE_DIR": str(self.environments_dir),
             }
         )
         env.update(spec.env)

@@ -99,8 +99,10 @@ class LocalServing(ServingExecutor):
         backoff_initial: float = 1.0,
         backoff_max: float = 30.0,
         start_timeout: float = 900.0,
+        environments_dir: Path | None = None,
     ) -> None:
         self.root = root / "serving"
+        self.environments_dir = environments_dir or self.root / "environments"  # shared with builds
         self.python = python
         self.probe_period = probe_period
         self.scale_down_delay = scale_down_delay
@@ -398,7 +400,7 @@ class LocalServing(ServingExecutor):
         await asyncio.to_thread(_fresh_home, replica.home)
         env = replica_environment(
             spec.env, replica.home, threads=threads, drain_seconds=self.drain_seconds,
-            cache_dir=self.root / "environments",
+            cache_dir=self.environments_dir,
         )  # fmt: skip
         cold = bool(env.get("REQUIREMENTS_URL", "").strip())
         process: ReplicaProcess | None = None

@@ -41,7 +41,8 @@ async def _spec(storage: Storage, settings: Settings, version: ModelVersion, mod
         "MODEL_URL": storage.signed_url(prefix + MODEL_FILE, "GET", ttl),
         "OUTPUT_REPORT_URL": storage.signed_url(prefix + REPORT_FILE, "PUT", ttl),
         "OUTPUT_ONNX_URL": storage.signed_url(prefix + ONNX_FILE, "PUT", ttl),
-        "REQUIREMENTS_CACHE_DIR": str(settings.environments_dir),
+        # No REQUIREMENTS_CACHE_DIR: where environments live is the executor's business (a path
+        # of this machine means nothing in a pod, whose root filesystem is read-only).
     }
     if settings.requirements_pip_args:
         env["REQUIREMENTS_PIP_ARGS"] = " ".join(shlex.split(settings.requirements_pip_args))
