@@ -94,3 +94,101 @@ def test_development_default_secret_becomes_a_private_random_key(tmp_path: Path)
     explicit = settings(data_dir=tmp_path / "other", secret_key=STRONG)
     explicit.ensure_secret_key()
     assert explicit.secret_key.get_secret_value() == STRONG
+
+
+# --- Kubernetes: the users' NetworkPolicies and the public deployments' Ingress ------------------
+
+
+def test_the_platform_namespace_is_the_pods_own_else_podml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import podml.config
+
+    monkeypatch.setattr(podml.config, "SERVICE_ACCOUNT_NAMESPACE", tmp_path / "absent")
+    assert settings().kubernetes_platform_namespace == "podml"  # outside a cluster
+    mounted = tmp_path / "namespace"
+    mounted.write_text("ml-platform\n")
+    monkeypatch.setattr(podml.config, "SERVICE_ACCOUNT_NAMESPACE", mounted)
+    assert settings().kubernetes_platform_namespace == "ml-platform"  # in a cluster
+    monkeypatch.setenv("PODML_KUBERNETES_PLATFORM_NAMESPACE", "chosen")
+    assert settings().kubernetes_platform_namespace == "chosen"  # the setting wins
+    mounted.write_text("Not_A_Namespace")
+    monkeypatch.delenv("PODML_KUBERNETES_PLATFORM_NAMESPACE")
+    with pytest.raises(ValidationError, match="PODML_KUBERNETES_PLATFORM_NAMESPACE: 'Not_A_Namespace'"):
+        settings()
+
+
+def test_network_and_ingress_settings_defaults() -> None:
+    s = settings()
+    assert s.kubernetes_ingress_namespace == "ingress-nginx"
+    assert (s.kubernetes_ingress_class, s.kubernetes_ingress_host) == ("nginx", "")
+    assert s.kubernetes_object_store_cidrs == s.kubernetes_package_index_cidrs == ("0.0.0.0/0",)
+    assert (s.kubernetes_object_store_ports, s.kubernetes_package_index_ports) == ((443, 9000), (443,))
+
+
+def test_network_settings_are_comma_separated_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PODML_KUBERNETES_OBJECT_STORE_CIDRS", " 10.20.0.0/16, 203.0.113.7/32,fd00::/8 ")
+    monkeypatch.setenv("PODML_KUBERNETES_OBJECT_STORE_PORTS", "9000")
+    monkeypatch.setenv("PODML_KUBERNETES_PACKAGE_INDEX_CIDRS", "198.51.100.0/24")
+    monkeypatch.setenv("PODML_KUBERNETES_PACKAGE_INDEX_PORTS", "443, 8443")
+    monkeypatch.setenv("PODML_KUBERNETES_INGRESS_NAMESPACE", "traefik")
+    monkeypatch.setenv("PODML_KUBERNETES_INGRESS_CLASS", "internal.nginx")
+    monkeypatch.setenv("PODML_KUBERNETES_INGRESS_HOST", "podml.example.com")
+    s = settings()
+    assert s.kubernetes_object_store_cidrs == ("10.20.0.0/16", "203.0.113.7/32", "fd00::/8")
+    assert s.kubernetes_object_store_ports == (9000,)
+    assert s.kubernetes_package_index_cidrs == ("198.51.100.0/24",)
+    assert s.kubernetes_package_index_ports == (443, 8443)
+    assert s.kubernetes_ingress_namespace == "traefik"
+    assert (s.kubernetes_ingress_class, s.kubernetes_ingress_host) == ("internal.nginx", "podml.example.com")
+    assert settings(kubernetes_ingress_host="*.models.example.com").kubernetes_ingress_host.startswith("*.")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("OBJECT_STORE_CIDRS", "10.0.0.1/8", "'10.0.0.1/8' is not a CIDR (10.0.0.1/8 has host bits set)"),
+        ("OBJECT_STORE_CIDRS", "10.0.0.0/8,minio.example.com", "'minio.example.com' is not a CIDR"),
+        ("OBJECT_STORE_CIDRS", "10.0.0.0/33", "'10.0.0.0/33' is not a CIDR"),
+        ("PACKAGE_INDEX_CIDRS", "203.0.113.7", "'203.0.113.7' is not a CIDR (e.g. 10.0.0.0/8"),
+        ("PACKAGE_INDEX_CIDRS", " , ", "is empty; name at least one CIDR"),
+        ("OBJECT_STORE_PORTS", "443,https", "'https' is not a TCP port (1 to 65535)"),
+        ("OBJECT_STORE_PORTS", "0", "'0' is not a TCP port"),
+        ("PACKAGE_INDEX_PORTS", "65536", "'65536' is not a TCP port"),
+        ("PACKAGE_INDEX_PORTS", "-1", "'-1' is not a TCP port"),
+        ("PACKAGE_INDEX_PORTS", "", "is empty; name at least one TCP port"),
+        ("PLATFORM_NAMESPACE", "PodML", "'PodML' is not a namespace name"),
+        ("INGRESS_NAMESPACE", "ingress_nginx", "'ingress_nginx' is not a namespace name"),
+        ("INGRESS_CLASS", "", "'' is not an IngressClass name"),
+        ("INGRESS_HOST", "https://podml.example.com", "is not a host name"),
+        ("INGRESS_HOST", "podml.example.com:443", "is not a host name"),
+    ],
+)
+def test_bad_network_settings_are_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(f"PODML_KUBERNETES_{variable}", value)
+    with pytest.raises(ValidationError) as refused:
+        settings()
+    assert f"PODML_KUBERNETES_{variable}" in str(refused.value)
+    assert message in str(refused.value)
+
+
+def test_serve_refuses_a_bad_cidr_at_start_up(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "podml", "serve"],
+        env={
+            "PODML_KUBERNETES_OBJECT_STORE_CIDRS": "10.0.0.0/8,10.1.2.3/16",
+            "PODML_KUBERNETES_OBJECT_STORE_PORTS": "443,99999",
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(tmp_path),
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr
+    assert "PODML_KUBERNETES_OBJECT_STORE_CIDRS: '10.1.2.3/16' is not a CIDR" in result.stderr
+    assert "PODML_KUBERNETES_OBJECT_STORE_PORTS: '99999' is not a TCP port" in result.stderr

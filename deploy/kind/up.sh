@@ -21,8 +21,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 HERE="$ROOT/deploy/kind"
 CLUSTER="${KIND_CLUSTER_NAME:-podml}"
 CONTEXT="kind-$CLUSTER"
-# The chart's release lives here: the users' NetworkPolicies admit the gateway from this namespace
-# only (podml.kubernetes.namespaces.Egress.platform_namespace).
+# The chart's release, PostgreSQL and MinIO live here (deploy/kind/manifests name it); the chart
+# tells the platform, whose users' NetworkPolicies admit the gateway from this namespace only.
 NAMESPACE=podml
 RELEASE=podml
 URL=http://localhost
@@ -98,9 +98,8 @@ load_images() {
 install_ingress_nginx() {
   say "Installing ingress-nginx ($INGRESS_NGINX_VERSION)"
   k apply -f "$INGRESS_NGINX_MANIFEST"
-  # Dataset uploads go through the Ingress: nginx's default limit on a request body is 1 MiB.
-  k -n ingress-nginx patch configmap ingress-nginx-controller --type merge \
-    -p '{"data":{"proxy-body-size":"1g","proxy-read-timeout":"120","proxy-send-timeout":"120"}}'
+  # The platform's Ingress raises nginx's body size limit for dataset uploads itself
+  # (ingress.annotations in deploy/kind/values.yaml); the controller keeps its defaults.
   k -n ingress-nginx rollout status deployment/ingress-nginx-controller --timeout=300s
   k -n ingress-nginx wait --for=condition=ready pod \
     --selector=app.kubernetes.io/component=controller --timeout=300s

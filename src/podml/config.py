@@ -6,17 +6,25 @@ full-stack-fastapi-template's `core/config.py`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 - refused outside development
 GIB = 1024**3
+# Where a pod finds its own namespace (the platform's, when it runs in a cluster).
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+DEFAULT_PLATFORM_NAMESPACE: Final = "podml"
+DNS_LABEL: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+NAMESPACE_NAME: Final = "a namespace name (lower-case letters, digits and '-', at most 63)"
+DNS_SUBDOMAIN: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 class UnsafeSettingsError(ValueError):
@@ -92,6 +100,20 @@ class Settings(BaseSettings):
     trainer_image: str = "podml-trainer:0.1.0"
     serving_image: str = "kubeserve-base:0.1.0"
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    # The users' namespaces' NetworkPolicies (`podml.kubernetes.namespaces`). Model servers admit
+    # the platform's namespace (the gateway; empty: the pod's own namespace in a cluster, else
+    # "podml"), and public ones the Ingress controller's namespace too. Pods may reach the object
+    # store and (models with requirements) the package index only at these CIDRs and TCP ports.
+    kubernetes_platform_namespace: str = ""
+    kubernetes_ingress_namespace: str = "ingress-nginx"
+    kubernetes_object_store_cidrs: Annotated[tuple[str, ...], NoDecode] = ("0.0.0.0/0",)
+    kubernetes_object_store_ports: Annotated[tuple[int, ...], NoDecode] = (443, 9000)
+    kubernetes_package_index_cidrs: Annotated[tuple[str, ...], NoDecode] = ("0.0.0.0/0",)
+    kubernetes_package_index_ports: Annotated[tuple[int, ...], NoDecode] = (443,)
+    # Public deployments' Ingress (a direct route to the model server): its class and host (empty:
+    # any host; set the platform's own host so that the route takes its predictions).
+    kubernetes_ingress_class: str = "nginx"
+    kubernetes_ingress_host: str = ""
     max_job_cpu: str = "2"
     max_job_memory: str = "4Gi"
     max_job_timeout_seconds: int = Field(default=24 * 3600, ge=1)
@@ -135,8 +157,81 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("kubernetes_object_store_cidrs", "kubernetes_package_index_cidrs", mode="before")
+    @classmethod
+    def _split_cidrs(cls, value: object) -> object:
+        return _items(value)
+
+    @field_validator("kubernetes_object_store_cidrs", "kubernetes_package_index_cidrs")
+    @classmethod
+    def _check_cidrs(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        name = _variable(info)
+        if not value:
+            raise ValueError(f"{name} is empty; name at least one CIDR (0.0.0.0/0 for any address)")
+        cidrs = []
+        for item in value:
+            if "/" not in item:
+                raise ValueError(f"{name}: {item!r} is not a CIDR (e.g. 10.0.0.0/8 or 203.0.113.7/32)")
+            try:
+                cidrs.append(str(ipaddress.ip_network(item, strict=True)))
+            except ValueError as exc:
+                raise ValueError(f"{name}: {item!r} is not a CIDR ({exc})") from None
+        return tuple(cidrs)
+
+    @field_validator("kubernetes_object_store_ports", "kubernetes_package_index_ports", mode="before")
+    @classmethod
+    def _parse_ports(cls, value: object, info: ValidationInfo) -> object:
+        name = _variable(info)
+        value = _items(value)
+        if not isinstance(value, tuple):
+            return value
+        ports = []
+        for item in value:
+            text = str(item).strip()
+            if isinstance(item, bool) or not text.isdigit() or not 1 <= int(text) <= 65535:
+                raise ValueError(f"{name}: {item!r} is not a TCP port (1 to 65535)")
+            ports.append(int(text))
+        if not ports:
+            raise ValueError(f"{name} is empty; name at least one TCP port")
+        return tuple(ports)
+
+    @field_validator("kubernetes_ingress_namespace")
+    @classmethod
+    def _check_namespace(cls, value: str, info: ValidationInfo) -> str:
+        return _dns_name(value, _variable(info), DNS_LABEL, 63, NAMESPACE_NAME)
+
+    @field_validator("kubernetes_ingress_class")
+    @classmethod
+    def _check_ingress_class(cls, value: str, info: ValidationInfo) -> str:
+        return _dns_name(
+            value,
+            _variable(info),
+            DNS_SUBDOMAIN,
+            253,
+            "an IngressClass name (lower-case letters, digits, '-' and '.')",
+        )
+
+    @field_validator("kubernetes_ingress_host")
+    @classmethod
+    def _check_ingress_host(cls, value: str, info: ValidationInfo) -> str:
+        host = value.removeprefix("*.")  # a wildcard host is one
+        if value and (len(value) > 253 or not DNS_SUBDOMAIN.match(host)):
+            raise ValueError(
+                f"{_variable(info)}: {value!r} is not a host name (lower case, no scheme or port)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _derive_and_refuse(self) -> Settings:
+        if not self.kubernetes_platform_namespace:
+            self.kubernetes_platform_namespace = _own_namespace()
+        _dns_name(
+            self.kubernetes_platform_namespace,
+            "PODML_KUBERNETES_PLATFORM_NAMESPACE",
+            DNS_LABEL,
+            63,
+            NAMESPACE_NAME,
+        )
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'podml.db').as_posix()}"
         if not self.public_url:
@@ -199,6 +294,34 @@ class Settings(BaseSettings):
     def environments_dir(self) -> Path:
         """Per-requirements virtual environments, shared by builds and model servers on this machine."""
         return self.data_dir / "environments"
+
+
+def _items(value: object) -> object:
+    """A comma-separated list (a variable's form) or a sequence, as a tuple of stripped items."""
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    return value
+
+
+def _variable(info: ValidationInfo) -> str:
+    return f"PODML_{(info.field_name or '').upper()}"
+
+
+def _dns_name(value: str, variable: str, pattern: re.Pattern[str], longest: int, what: str) -> str:
+    if len(value) > longest or not pattern.match(value):
+        raise ValueError(f"{variable}: {value!r} is not {what}")
+    return value
+
+
+def _own_namespace() -> str:
+    """The namespace this pod runs in (its service account's), else the chart's usual one."""
+    try:
+        found = SERVICE_ACCOUNT_NAMESPACE.read_text().strip()
+    except OSError:
+        found = ""
+    return found or DEFAULT_PLATFORM_NAMESPACE
 
 
 @lru_cache

@@ -5,7 +5,10 @@
   `helm lint --strict`, and gives settings the platform accepts in production;
 * the plain manifests (PostgreSQL, MinIO, the bucket Job) are strictly valid and agree with the
   values: service names and ports, the bucket, the Secrets, the object-store ports the users'
-  NetworkPolicies admit, the namespace those policies admit the gateway from;
+  NetworkPolicies admit (the rendered settings), the release's namespace, which the chart gives
+  the platform as the one those policies admit the gateway from;
+* the platform's Ingress raises nginx's body size limit itself (annotations), and the users'
+  policies admit ingress-nginx's namespace, the one up.sh installs it in;
 * every image the values name is one docker/ builds, and up.sh builds and loads exactly those;
 * the scripts parse (`bash -n`), and run their steps in order against stand-ins for docker, kind,
   kubectl, helm and curl that record their arguments (no engine or cluster here), twice: the second
@@ -27,6 +30,7 @@ import pytest
 import yaml
 
 from podml.config import Settings
+from podml.executors import factory
 from podml.kubernetes.namespaces import Egress
 from tests.kubernetes.manifests import problems
 
@@ -34,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KIND = ROOT / "deploy" / "kind"
 CHART = ROOT / "charts" / "podml"
 SCRIPTS = ("up.sh", "e2e.sh", "down.sh")
+NAMESPACE = "podml"  # up.sh's, the manifests'
 RECORD = "\x1e"
 FIELD = "\x1f"
 
@@ -44,7 +49,7 @@ def kind_values() -> dict[str, Any]:
 
 
 def render(values: dict[str, Any]) -> list[dict[str, Any]]:
-    rendered = helm.Chart.load(CHART).render(values, name="podml", namespace="podml")
+    rendered = helm.Chart.load(CHART).render(values, name="podml", namespace=NAMESPACE)
     return [doc for text in rendered.values() for doc in yaml.safe_load_all(text) if doc]
 
 
@@ -133,7 +138,8 @@ def test_the_values_pass_the_schema_and_render_valid_objects() -> None:
     assert ingress["spec"]["rules"][0]["host"] == urlsplit(values["publicUrl"]).hostname
 
 
-def test_the_platform_accepts_the_rendered_settings_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+def rendered_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings the worker reads, from the kind values rendered by the chart."""
     container = containers(the(render(kind_values()), "Deployment", "podml-worker"))[0]
     for name, value in env_of(container).items():
         if isinstance(value, dict):  # from a Secret: what up.sh puts there
@@ -142,11 +148,31 @@ def test_the_platform_accepts_the_rendered_settings_in_production(monkeypatch: p
                 "PODML_DATABASE_URL": "postgresql+asyncpg://podml:pw@postgres.podml.svc.cluster.local:5432/podml",
             }.get(name, "from-a-secret")
         monkeypatch.setenv(name, value)
-    settings = Settings(_env_file=None)
+    return Settings(_env_file=None)
+
+
+def test_the_platform_accepts_the_rendered_settings_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = rendered_settings(monkeypatch)
     assert settings.env == "production"
     assert (settings.executor, settings.storage_backend) == ("kubernetes", "s3")
     assert settings.image_pull_policy == "IfNotPresent"
     assert (settings.trainer_image, settings.serving_image) == ("podml-trainer:0.1.0", "kubeserve-base:0.1.0")
+    # The users' NetworkPolicies admit the gateway from the release's namespace and ingress-nginx
+    # (its kind manifest's namespace) to public model servers, whose Ingress is the platform's host.
+    egress = factory.egress(settings)
+    assert (egress.platform_namespace, egress.ingress_namespace) == (NAMESPACE, "ingress-nginx")
+    assert (settings.kubernetes_ingress_class, settings.kubernetes_ingress_host) == ("nginx", "localhost")
+    assert egress == Egress(platform_namespace=NAMESPACE)  # otherwise the defaults
+
+
+def test_the_platforms_ingress_raises_the_body_size_limit_itself() -> None:
+    ingress = the(render(kind_values()), "Ingress", "podml")
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-body-size"] == "1g"
+    assert annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "120"
+    text = (KIND / "up.sh").read_text()
+    assert "configmap" not in text  # the controller keeps its defaults
+    assert "k -n ingress-nginx rollout status deployment/ingress-nginx-controller" in text
 
 
 @pytest.mark.parametrize("kube_version", ["v1.30.0", "v1.33.0"])
@@ -170,8 +196,8 @@ def test_the_manifests_are_valid_and_wired_to_each_other() -> None:
     }
     for obj in objects:
         assert problems(obj) == [], obj["kind"]
-        # The users' NetworkPolicies admit the gateway from the platform's namespace only.
-        assert obj["metadata"]["namespace"] == Egress().platform_namespace == "podml"
+        # Beside the release (up.sh installs it there; the chart tells the platform its namespace).
+        assert obj["metadata"]["namespace"] == NAMESPACE
     for service in (o for o in objects if o["kind"] == "Service"):
         workload = the(objects, "StatefulSet", service["metadata"]["name"])
         assert workload["spec"]["serviceName"] == service["metadata"]["name"]
@@ -182,7 +208,9 @@ def test_the_manifests_are_valid_and_wired_to_each_other() -> None:
         assert {p["targetPort"] for p in service["spec"]["ports"]} <= named
 
 
-def test_the_object_store_is_where_the_values_and_the_network_policies_say() -> None:
+def test_the_object_store_is_where_the_values_and_the_network_policies_say(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     values = kind_values()
     objects = manifests()
     endpoint = urlsplit(values["storage"]["endpointUrl"])
@@ -194,7 +222,7 @@ def test_the_object_store_is_where_the_values_and_the_network_policies_say() -> 
         p["containerPort"] for c in containers(the(objects, "StatefulSet", "minio")) for p in c["ports"]
     }
     assert endpoint.port in minio_ports
-    assert endpoint.port in Egress().object_store_ports
+    assert endpoint.port in factory.egress(rendered_settings(monkeypatch)).object_store_ports
 
     job = the(objects, "Job", "podml-create-bucket")
     container = containers(job)[0]
@@ -343,7 +371,7 @@ def test_up_builds_loads_and_installs_in_order_then_reuses_what_exists(tmp_path:
     assert order == sorted(order)
     [install] = [c for c in calls if c[0] == "helm"]
     assert install[3:7] == ["upgrade", "--install", "podml", str(CHART)]
-    assert install[install.index("--namespace") + 1] == Egress().platform_namespace
+    assert install[install.index("--namespace") + 1] == NAMESPACE
     assert install[install.index("-f") + 1] == str(KIND / "values.yaml")
 
     # The Secrets hold every key the chart and the manifests read, and agree with each other.

@@ -193,7 +193,12 @@ async def test_a_csv_becomes_a_live_endpoint_on_the_cluster(api: Api, kube: ApiC
         p.metadata.name
         for p in (await client.NetworkingV1Api(kube).list_namespaced_network_policy(namespace)).items
     }
-    assert {"default-deny", "allow-dns-and-object-store", "allow-gateway-to-model-servers"} <= policies
+    assert {
+        "default-deny",
+        "allow-dns-and-object-store",
+        "allow-gateway-to-model-servers",
+        "allow-ingress-controller-to-public-model-servers",
+    } <= policies
 
     # The version builds (a Job too), then deploys.
     version = await _until(

@@ -15,7 +15,7 @@ from kubernetes_asyncio.client import ApiClient
 from podml.executors.base import ReplicaPhase, ServingSpec
 from podml.executors.kubernetes_api import KubeApi
 from podml.executors.kubernetes_serving import KubernetesServing
-from podml.kubernetes.namespaces import namespace_name
+from podml.kubernetes.namespaces import Egress, namespace_name
 from podml.kubernetes.serving import deployment
 from podml.resources import Resources
 from tests.kubernetes.manifests import problems
@@ -184,12 +184,57 @@ async def test_only_a_model_with_requirements_may_reach_the_package_index(kube_a
         spec.name: (await apps.read_namespaced_deployment(spec.name, namespace)).spec.template.metadata.labels
         for spec in (plain, needs)
     }
-    assert "podml/needs-index" not in labels[plain.name]
+    assert labels[plain.name]["podml/needs-index"] == "false"
     assert labels[needs.name]["podml/needs-index"] == "true"
     policy = await client.NetworkingV1Api(kube_api).read_namespaced_network_policy(
         "allow-package-index", namespace
     )
     assert policy.spec.pod_selector.match_labels == {"podml/needs-index": "true"}
+    # A switch to a version without requirements takes the access away (merge patches keep
+    # labels they do not mention, so "false" is written, not left out).
+    await serving.apply_serving(replace(needs, revision=2, env=plain.env))
+    switched = await apps.read_namespaced_deployment(needs.name, namespace)
+    assert switched.spec.template.metadata.labels["podml/needs-index"] == "false"
+
+
+async def test_the_ingress_controller_may_reach_public_model_servers_only(kube_api: ApiClient) -> None:
+    egress = Egress(platform_namespace="ml-platform", ingress_namespace="traefik")
+    serving = KubernetesServing(
+        KubeApi(kube_api, retry_delays=(0.01,), egress=egress),
+        serving_image=IMAGE,
+        ingress_class="public-nginx",
+        ingress_host="podml.example.com",
+    )
+    namespace = namespace_name(OWNER)
+    spec = _spec(public=True)
+    await serving.apply_serving(spec)
+    apps, net = client.AppsV1Api(kube_api), client.NetworkingV1Api(kube_api)
+    route = await net.read_namespaced_ingress(spec.name, namespace)
+    assert (route.spec.ingress_class_name, route.spec.rules[0].host) == ("public-nginx", "podml.example.com")
+
+    policies = {p.metadata.name: p.spec for p in (await net.list_namespaced_network_policy(namespace)).items}
+    gateway = policies["allow-gateway-to-model-servers"]
+    [source] = gateway.ingress[0]._from
+    assert source.namespace_selector.match_labels == {"kubernetes.io/metadata.name": "ml-platform"}
+    controller = policies["allow-ingress-controller-to-public-model-servers"]
+    [source] = controller.ingress[0]._from
+    assert source.namespace_selector.match_labels == {"kubernetes.io/metadata.name": "traefik"}
+    assert [(p.protocol, p.port) for p in controller.ingress[0].ports] == [("TCP", "http")]
+    assert controller.policy_types == ["Ingress"]
+
+    def admitted(labels: dict[str, str]) -> bool:
+        wanted = controller.pod_selector.match_labels
+        return all(labels.get(key) == value for key, value in wanted.items())
+
+    labels = (await apps.read_namespaced_deployment(spec.name, namespace)).spec.template.metadata.labels
+    assert labels["podml/public"] == "true"
+    assert admitted(labels)
+    # Turned private, the merge patch overwrites the label: the controller no longer gets through.
+    await serving.apply_serving(replace(spec, public=False, revision=2))
+    labels = (await apps.read_namespaced_deployment(spec.name, namespace)).spec.template.metadata.labels
+    assert (labels["podml/public"], labels["podml/revision"]) == ("false", "2")
+    assert not admitted(labels)
+    assert (await net.list_namespaced_ingress(namespace)).items == []
 
 
 async def test_pods_the_quota_refuses_fail_the_deployment_with_the_api_servers_words(

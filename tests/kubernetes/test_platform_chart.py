@@ -12,6 +12,9 @@ import helm_python as helm
 import pytest
 import yaml
 
+from podml.config import Settings
+from podml.executors import factory
+from podml.kubernetes.namespaces import Egress
 from tests.kubernetes.manifests import problems
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "podml"
@@ -21,8 +24,8 @@ COGNITO = {
 }
 
 
-def render(values: dict[str, Any]) -> list[dict[str, Any]]:
-    rendered = helm.Chart.load(CHART).render(values, name="podml", namespace="podml")
+def render(values: dict[str, Any], namespace: str = "podml") -> list[dict[str, Any]]:
+    rendered = helm.Chart.load(CHART).render(values, name="podml", namespace=namespace)
     return [doc for text in rendered.values() for doc in yaml.safe_load_all(text) if doc]
 
 
@@ -81,7 +84,7 @@ def test_least_rbac() -> None:
     }
     assert "delete" not in granted[("", "namespaces")]  # a user's namespace outlives a bug
     assert granted[("", "pods/log")] == {"get"}
-    assert granted[("", "pods")] == {"get", "list", "watch"}
+    assert granted[("", "pods")] == {"list", "watch"}
     assert ("", "secrets") not in granted
     assert all("*" not in verbs for verbs in granted.values())
     assert not any(resource == "*" or group == "*" for group, resource in granted)
@@ -92,6 +95,112 @@ def test_cognito_mode_needs_its_pool() -> None:
         render({"auth": {"mode": "cognito"}})
 
 
+def the(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def test_the_users_network_policies_and_public_ingresses_follow_the_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = {
+        "ingress": {"enabled": True, "className": "nginx", "host": "podml.example.com"},
+        "executor": {
+            "publicIngress": {"controllerNamespace": "traefik"},
+            "egress": {
+                "objectStore": {"cidrs": ["10.20.0.0/16", "fd00::/8"], "ports": [9000]},
+                "packageIndex": {"cidrs": ["198.51.100.0/24"], "ports": [443, 8443]},
+            },
+        },
+    }
+    for deployment in the(render(values, namespace="ml-platform"), "Deployment"):
+        env = env_of(deployment)
+        assert env["PODML_KUBERNETES_PLATFORM_NAMESPACE"] == "ml-platform"  # the release's namespace
+        assert env["PODML_KUBERNETES_INGRESS_NAMESPACE"] == "traefik"
+        # Public deployments' Ingresses default to the platform's class and host.
+        assert env["PODML_KUBERNETES_INGRESS_CLASS"] == "nginx"
+        assert env["PODML_KUBERNETES_INGRESS_HOST"] == "podml.example.com"
+        assert env["PODML_KUBERNETES_OBJECT_STORE_CIDRS"] == "10.20.0.0/16,fd00::/8"
+        assert env["PODML_KUBERNETES_OBJECT_STORE_PORTS"] == "9000"
+        assert env["PODML_KUBERNETES_PACKAGE_INDEX_CIDRS"] == "198.51.100.0/24"
+        assert env["PODML_KUBERNETES_PACKAGE_INDEX_PORTS"] == "443,8443"
+        # ... which the platform reads into the users' NetworkPolicies.
+        for name, value in env.items():
+            if name.startswith("PODML_KUBERNETES_"):
+                monkeypatch.setenv(name, value)
+        settings = Settings(_env_file=None)
+        assert factory.egress(settings) == Egress(
+            object_store_cidrs=("10.20.0.0/16", "fd00::/8"),
+            object_store_ports=(9000,),
+            index_cidrs=("198.51.100.0/24",),
+            index_ports=(443, 8443),
+            platform_namespace="ml-platform",
+            ingress_namespace="traefik",
+        )
+        assert (settings.kubernetes_ingress_class, settings.kubernetes_ingress_host) == (
+            "nginx",
+            "podml.example.com",
+        )
+
+
+def test_the_defaults_give_the_platforms_defaults() -> None:
+    env = env_of(the(render({}), "Deployment")[0])
+    assert env["PODML_KUBERNETES_PLATFORM_NAMESPACE"] == "podml"
+    assert env["PODML_KUBERNETES_INGRESS_NAMESPACE"] == "ingress-nginx"
+    assert env["PODML_KUBERNETES_INGRESS_CLASS"] == "nginx"
+    assert "PODML_KUBERNETES_INGRESS_HOST" not in env  # no platform Ingress: any host
+    assert (env["PODML_KUBERNETES_OBJECT_STORE_CIDRS"], env["PODML_KUBERNETES_OBJECT_STORE_PORTS"]) == (
+        "0.0.0.0/0",
+        "443,9000",
+    )
+    assert (env["PODML_KUBERNETES_PACKAGE_INDEX_CIDRS"], env["PODML_KUBERNETES_PACKAGE_INDEX_PORTS"]) == (
+        "0.0.0.0/0",
+        "443",
+    )
+    own = {"className": "public", "host": "models.example.com"}
+    env = env_of(
+        the(render({"ingress": {"enabled": True}, "executor": {"publicIngress": own}}), "Deployment")[0]
+    )
+    assert (env["PODML_KUBERNETES_INGRESS_CLASS"], env["PODML_KUBERNETES_INGRESS_HOST"]) == (
+        "public",
+        "models.example.com",
+    )
+
+
+def test_annotations_pull_secrets_and_monitor_labels() -> None:
+    values = {
+        "ingress": {
+            "enabled": True,
+            "annotations": {
+                "nginx.ingress.kubernetes.io/proxy-body-size": "1g",
+                "example.com/timeout": "120",
+            },
+        },
+        "imagePullSecrets": ["regcred", "mirror-cred"],
+        "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+    }
+    objects = render(values)
+    [ingress] = the(objects, "Ingress")
+    assert ingress["metadata"]["annotations"] == {
+        "nginx.ingress.kubernetes.io/proxy-body-size": "1g",
+        "example.com/timeout": "120",  # still a string
+    }
+    assert problems(ingress) == []
+    deployments = the(objects, "Deployment")
+    assert len(deployments) == 2
+    for deployment in deployments:
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["imagePullSecrets"] == [{"name": "regcred"}, {"name": "mirror-cred"}]
+        assert problems(deployment) == []
+    [monitor] = the(objects, "ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["metadata"]["labels"]["app.kubernetes.io/name"] == "podml"  # the chart's own stay
+
+    plain = render({"ingress": {"enabled": True}, "serviceMonitor": {"enabled": True}})
+    assert "annotations" not in the(plain, "Ingress")[0]["metadata"]
+    assert all("imagePullSecrets" not in d["spec"]["template"]["spec"] for d in the(plain, "Deployment"))
+    assert "release" not in the(plain, "ServiceMonitor")[0]["metadata"]["labels"]
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -100,6 +209,18 @@ def test_cognito_mode_needs_its_pool() -> None:
         {"extraEnv": {"MAX_REPLICAS": "3"}},
         {"auth": {"mode": "ldap"}},
         {"unknown": 1},
+        {"imagePullSecrets": [{"name": "regcred"}]},  # names, not objects
+        {"imagePullSecrets": ["Reg_Cred"]},
+        {"ingress": {"annotations": {"nginx.ingress.kubernetes.io/proxy-read-timeout": 120}}},
+        {"serviceMonitor": {"labels": {"release": True}}},
+        {"serviceMonitor": {"labels": {"app.kubernetes.io/name": "other"}}},  # the chart's own
+        {"executor": {"egress": {"objectStore": {"cidrs": ["minio.example.com"], "ports": [9000]}}}},
+        {"executor": {"egress": {"objectStore": {"cidrs": [], "ports": [9000]}}}},
+        {"executor": {"egress": {"objectStore": {"cidrs": ["0.0.0.0/0"], "ports": []}}}},
+        {"executor": {"egress": {"packageIndex": {"cidrs": ["0.0.0.0/0"], "ports": [0]}}}},
+        {"executor": {"egress": {"packageIndex": {"cidrs": ["0.0.0.0/0"], "ports": ["443"]}}}},
+        {"executor": {"publicIngress": {"controllerNamespace": "Ingress_Nginx"}}},
+        {"executor": {"publicIngress": {"host": "https://podml.example.com"}}},
     ],
 )
 def test_the_values_schema_refuses_mistakes(bad: dict[str, Any]) -> None:
@@ -109,7 +230,14 @@ def test_the_values_schema_refuses_mistakes(bad: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("kube_version", ["v1.30.0", "v1.33.0"])
 def test_helm_lint_strict(kube_version: str) -> None:
-    for values in ({}, {"ingress": {"enabled": True}, "serviceMonitor": {"enabled": True}, "auth": COGNITO}):
+    full = {
+        "ingress": {"enabled": True, "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "1g"}},
+        "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+        "auth": COGNITO,
+        "imagePullSecrets": ["regcred"],
+        "executor": {"egress": {"objectStore": {"cidrs": ["10.0.0.0/8"], "ports": [9000]}}},
+    }
+    for values in ({}, full):
         report = helm.lint(CHART, values, strict=True, kube_version=kube_version)
         errors = [m for m in report["messages"] if m["severity"] >= 2] + report.get("errors", [])
         assert errors == [], errors

@@ -19,7 +19,9 @@ from tests.kubernetes.manifests import problems
 CHART = Path(__file__).resolve().parents[2] / "charts" / "model-serving"
 
 
-def _objects(public: bool, replicas: tuple[int, int, int], env: dict[str, str], host: str) -> ServingObjects:
+def _objects(
+    public: bool, replicas: tuple[int, int, int], env: dict[str, str], host: str, ingress_class: str = "nginx"
+) -> ServingObjects:
     initial, low, high = replicas
     return ServingObjects(
         deployment_id=str(uuid.uuid4()),
@@ -34,6 +36,7 @@ def _objects(public: bool, replicas: tuple[int, int, int], env: dict[str, str], 
         min_replicas=low,
         max_replicas=high,
         public=public,
+        ingress_class=ingress_class,
         ingress_host=host,
         extra_labels={"team": "risk"} if public else {},
     )
@@ -53,7 +56,13 @@ ENVS = [
     {},
 ]
 MATRIX = list(
-    itertools.product([False, True], [(1, 1, 1), (2, 1, 5)], range(len(ENVS)), ["", "models.example.com"])
+    itertools.product(
+        [False, True],
+        [(1, 1, 1), (2, 1, 5)],
+        range(len(ENVS)),
+        ["", "models.example.com"],
+        ["nginx", "internal.nginx"],  # PODML_KUBERNETES_INGRESS_CLASS
+    )
 )
 
 
@@ -64,16 +73,22 @@ def _render(values: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
     return sorted(documents, key=lambda doc: order[doc["kind"]])
 
 
-@pytest.mark.parametrize(("public", "replicas", "env", "host"), MATRIX)
+@pytest.mark.parametrize(("public", "replicas", "env", "host", "ingress_class"), MATRIX)
 def test_the_chart_renders_what_the_builders_make(
-    public: bool, replicas: tuple[int, int, int], env: int, host: str
+    public: bool, replicas: tuple[int, int, int], env: int, host: str, ingress_class: str
 ) -> None:
-    objects = _objects(public, replicas, ENVS[env], host)
+    objects = _objects(public, replicas, ENVS[env], host, ingress_class)
     built = serving_objects(objects)
     assert _render(chart_values(objects), objects.namespace) == built
     assert [o["kind"] for o in built] == ["Deployment", "Service", "HorizontalPodAutoscaler"] + (
         ["Ingress"] if public else []
     )
+    # The pods say whether the Ingress controller may reach them (the namespace's NetworkPolicy).
+    assert built[0]["spec"]["template"]["metadata"]["labels"]["podml/public"] == str(public).lower()
+    if public:
+        spec = built[3]["spec"]
+        assert spec["ingressClassName"] == ingress_class
+        assert spec["rules"][0].get("host", "") == host
     for obj in built:
         assert problems(obj) == [], obj["kind"]
 

@@ -102,7 +102,7 @@ def test_a_users_namespace_is_isolated(quota: Quota) -> None:
         assert problems(obj) == [], obj["kind"]
     kinds = [o["kind"] for o in objects]
     assert kinds[:3] == ["Namespace", "ResourceQuota", "LimitRange"]
-    assert kinds.count("NetworkPolicy") == 4
+    assert kinds.count("NetworkPolicy") == 5
     ns = objects[0]
     assert (
         ns["metadata"]["name"]

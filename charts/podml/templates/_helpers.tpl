@@ -75,6 +75,28 @@ app.kubernetes.io/instance: {{ .Release.Name }}
   value: {{ .Values.executor.trainerImage | quote }}
 - name: PODML_SERVING_IMAGE
   value: {{ .Values.executor.servingImage | quote }}
+{{- /* The users' NetworkPolicies admit the gateway from the release's own namespace. */}}
+- name: PODML_KUBERNETES_PLATFORM_NAMESPACE
+  value: {{ .Release.Namespace | quote }}
+- name: PODML_KUBERNETES_INGRESS_NAMESPACE
+  value: {{ .Values.executor.publicIngress.controllerNamespace | quote }}
+- name: PODML_KUBERNETES_INGRESS_CLASS
+  value: {{ .Values.executor.publicIngress.className | default .Values.ingress.className | quote }}
+{{- $host := .Values.executor.publicIngress.host | default (ternary .Values.ingress.host "" .Values.ingress.enabled) }}
+{{- with $host }}
+- name: PODML_KUBERNETES_INGRESS_HOST
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.executor.egress }}
+- name: PODML_KUBERNETES_OBJECT_STORE_CIDRS
+  value: {{ join "," .objectStore.cidrs | quote }}
+- name: PODML_KUBERNETES_OBJECT_STORE_PORTS
+  value: {{ join "," .objectStore.ports | quote }}
+- name: PODML_KUBERNETES_PACKAGE_INDEX_CIDRS
+  value: {{ join "," .packageIndex.cidrs | quote }}
+- name: PODML_KUBERNETES_PACKAGE_INDEX_PORTS
+  value: {{ join "," .packageIndex.ports | quote }}
+{{- end }}
 {{- range $key, $value := .Values.extraEnv }}
 - name: {{ $key }}
   value: {{ $value | quote }}
@@ -84,6 +106,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* One container (API or worker): restricted security context, scratch space in /tmp. */}}
 {{- define "podml.pod" -}}
 serviceAccountName: {{ include "podml.fullname" .root }}
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- range . }}
+  - name: {{ . | quote }}
+  {{- end }}
+{{- end }}
 securityContext:
   runAsNonRoot: true
   runAsUser: 10001

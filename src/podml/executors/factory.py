@@ -10,8 +10,23 @@ from podml.executors.local import LocalExecutor
 
 if TYPE_CHECKING:
     from podml.executors.kubernetes_api import KubeApi
+    from podml.kubernetes.namespaces import Egress
 
 _kube: dict[int, KubeApi] = {}
+
+
+def egress(settings: Settings) -> Egress:
+    """The users' NetworkPolicies' namespaces, CIDRs and ports, from the `PODML_KUBERNETES_*` settings."""
+    from podml.kubernetes.namespaces import Egress
+
+    return Egress(
+        object_store_cidrs=settings.kubernetes_object_store_cidrs,
+        object_store_ports=settings.kubernetes_object_store_ports,
+        index_cidrs=settings.kubernetes_package_index_cidrs,
+        index_ports=settings.kubernetes_package_index_ports,
+        platform_namespace=settings.kubernetes_platform_namespace,
+        ingress_namespace=settings.kubernetes_ingress_namespace,
+    )
 
 
 def kube_api(settings: Settings) -> KubeApi:
@@ -72,4 +87,6 @@ def build_serving(settings: Settings) -> ServingExecutor:
         serving_image=settings.serving_image,
         pull_policy=settings.image_pull_policy,
         resync_seconds=settings.kubernetes_resync_seconds,
+        ingress_class=settings.kubernetes_ingress_class,
+        ingress_host=settings.kubernetes_ingress_host,
     )

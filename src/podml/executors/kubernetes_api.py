@@ -2,7 +2,9 @@
 tolerates "already exists", and the owners' namespaces (created on first use with their quota,
 limits and network policies, `podml.kubernetes.namespaces`). A user's quota comes from
 `quota_lookup` (an administrator's override or the defaults, `podml.quotas`); a ResourceQuota that
-exists already is merge-patched to it, once per process.
+exists already is merge-patched to it, once per process. So are existing NetworkPolicies, to the
+`egress` settings (the platform's and the Ingress controller's namespaces, the object store's and
+the package index's CIDRs and ports): a changed setting reaches every namespace the process uses.
 
 Retried with backoff (`RETRY_DELAYS`): 429, 5xx, timeouts and connection errors. Not retried,
 reported as an `ExecutorError` the owner reads: 403 (a quota or policy refusal) and 422 (an
@@ -108,21 +110,26 @@ class KubeApi:
         for obj in user_namespace_objects(owner_sub, user_label(owner_sub), quota, self.egress):
             what = f"{obj['kind']} {obj['metadata']['name']}"
             created = await self.create(what, partial(creators[obj["kind"]], obj))
-            if not created and obj["kind"] == "ResourceQuota":
-                await self._reapply_quota(name, obj)
+            if not created and obj["kind"] in ("ResourceQuota", "NetworkPolicy"):
+                await self._reapply(name, obj)
         self._namespaces.add(name)
         return name
 
-    async def _reapply_quota(self, namespace: str, obj: dict[str, Any]) -> None:
-        """Bring an existing ResourceQuota to the user's quota (repairs a missed update; best effort)."""
-        name, body = obj["metadata"]["name"], {"spec": obj["spec"]}
-        patch: Any = self.core.patch_namespaced_resource_quota  # Any: `_content_type` is untyped
+    async def _reapply(self, namespace: str, obj: dict[str, Any]) -> None:
+        """Bring an existing ResourceQuota or NetworkPolicy to the current settings (best effort):
+        a merge patch of its spec (a quota's `hard`, a policy's rule lists, replaced whole; limits a
+        cluster administrator added to the quota stay)."""
+        kind, name, body = obj["kind"], obj["metadata"]["name"], {"spec": obj["spec"]}
+        # Any: the client's `_content_type` is untyped.
+        patch: Any = (
+            self.core.patch_namespaced_resource_quota
+            if kind == "ResourceQuota"
+            else self.networking.patch_namespaced_network_policy
+        )
         try:
-            await self.call(
-                f"ResourceQuota {name}", lambda: patch(name, namespace, body, _content_type=MERGE_PATCH)
-            )
+            await self.call(f"{kind} {name}", lambda: patch(name, namespace, body, _content_type=MERGE_PATCH))
         except (ApiException, ExecutorError) as exc:
-            log.warning("could not re-apply the quota of namespace %s: %s", namespace, exc)
+            log.warning("could not re-apply %s %s of namespace %s: %s", kind, name, namespace, exc)
 
     async def close(self) -> None:
         await self.api.close()

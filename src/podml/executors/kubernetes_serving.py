@@ -76,10 +76,15 @@ class KubernetesServing(ServingExecutor):
         serving_image: str,
         pull_policy: str = "IfNotPresent",
         resync_seconds: float = 30.0,
+        ingress_class: str = "nginx",
+        ingress_host: str = "",
     ) -> None:
         self.kube = kube
         self.serving_image = serving_image
         self.pull_policy = pull_policy
+        # Public deployments' Ingress (PODML_KUBERNETES_INGRESS_CLASS / _HOST).
+        self.ingress_class = ingress_class
+        self.ingress_host = ingress_host
         self._where: dict[uuid.UUID, str] = {}  # deployment id -> namespace
         self._ready: dict[uuid.UUID, bool] = {}
         resync = resync_seconds
@@ -115,10 +120,14 @@ class KubernetesServing(ServingExecutor):
             min_replicas=spec.min_replicas,
             max_replicas=spec.max_replicas,
             public=spec.public,
+            ingress_class=self.ingress_class,
+            ingress_host=self.ingress_host,
             pull_policy=self.pull_policy,
             # Only a model that declares requirements may reach the package index (its namespace's
-            # NetworkPolicy `allow-package-index` selects this label).
-            extra_labels={LABEL_NEEDS_INDEX: "true"} if spec.env.get("REQUIREMENTS_URL") else {},
+            # NetworkPolicy `allow-package-index` selects "true"). Always written, "false" too: a
+            # merge patch keeps labels it does not mention, so a switch to a version without
+            # requirements would otherwise keep the access.
+            extra_labels={LABEL_NEEDS_INDEX: "true" if spec.env.get("REQUIREMENTS_URL") else "false"},
         )
 
     async def apply_serving(self, spec: ServingSpec) -> None:

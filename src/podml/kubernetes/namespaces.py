@@ -6,9 +6,12 @@
   a reason the platform shows;
 * a LimitRange giving containers without resources the replica defaults (nothing PodML creates
   lacks them, but a quota on limits refuses such pods otherwise);
-* NetworkPolicies: no ingress except from the platform's namespace (the gateway) to model servers;
-  no egress except DNS and the object store, plus the package index for pods labelled
-  `podml/needs-index: "true"` (a deployment whose model declares requirements).
+* NetworkPolicies: no ingress except from the platform's namespace (the gateway) to model servers,
+  and from the Ingress controller's namespace to public deployments' model servers (pods labelled
+  `podml/public: "true"`, the target of their Ingress); no egress except DNS and the object store,
+  plus the package index for pods labelled `podml/needs-index: "true"` (a deployment whose model
+  declares requirements). The namespaces, CIDRs and ports are settings (`Egress`, built by
+  `podml.executors.factory.kube_api` from the `PODML_KUBERNETES_*` variables).
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ from typing import Any, Final
 from podml.kubernetes.labels import LABEL_USER
 
 LABEL_NEEDS_INDEX: Final = "podml/needs-index"
+# "true" on a public deployment's model-server pods, "false" on a private one's: the value is always
+# written, so that the merge patch of a deployment turned private replaces "true".
+LABEL_PUBLIC: Final = "podml/public"
+MODEL_SERVER_NAME: Final = "model-serving"  # the model servers' app.kubernetes.io/name
 QUOTA_NAME: Final = "podml-quota"
 
 
@@ -33,13 +40,22 @@ class Quota:
 
 @dataclass(frozen=True)
 class Egress:
-    """Where pods may connect: the object store and the package index, as CIDRs and ports."""
+    """The users' network boundaries: where pods may connect (the object store and the package
+    index, as CIDRs and TCP ports) and which namespaces may connect to model servers (the platform's,
+    and the Ingress controller's to public ones)."""
 
     object_store_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     object_store_ports: tuple[int, ...] = (443, 9000)
     index_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     index_ports: tuple[int, ...] = (443,)
     platform_namespace: str = "podml"
+    ingress_namespace: str = "ingress-nginx"
+
+    def __post_init__(self) -> None:
+        # An empty `to` or `ports` in a NetworkPolicy rule means "any": never write one.
+        for name in ("object_store_cidrs", "object_store_ports", "index_cidrs", "index_ports"):
+            if not getattr(self, name):
+                raise ValueError(f"Egress.{name} is empty: it would admit every address or port")
 
 
 def namespace_name(user_id: str) -> str:
@@ -123,9 +139,11 @@ def network_policies(name: str, user: str, egress: Egress) -> list[dict[str, Any
             "spec": spec,
         }
 
-    platform = {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": egress.platform_namespace}}
-    }
+    def from_namespace(namespace: str) -> dict[str, Any]:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+
+    http = [{"protocol": "TCP", "port": "http"}]
+    model_servers = {"app.kubernetes.io/name": MODEL_SERVER_NAME}
     return [
         policy("default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}),
         policy(
@@ -147,9 +165,18 @@ def network_policies(name: str, user: str, egress: Egress) -> list[dict[str, Any
         policy(
             "allow-gateway-to-model-servers",
             {
-                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "model-serving"}},
+                "podSelector": {"matchLabels": model_servers},
                 "policyTypes": ["Ingress"],
-                "ingress": [{"from": [platform], "ports": [{"protocol": "TCP", "port": "http"}]}],
+                "ingress": [{"from": [from_namespace(egress.platform_namespace)], "ports": http}],
+            },
+        ),
+        # A public deployment's Ingress sends the controller's traffic straight to its model server.
+        policy(
+            "allow-ingress-controller-to-public-model-servers",
+            {
+                "podSelector": {"matchLabels": {**model_servers, LABEL_PUBLIC: "true"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [from_namespace(egress.ingress_namespace)], "ports": http}],
             },
         ),
     ]

@@ -20,6 +20,9 @@ Choices:
   in-flight target, which the local executor uses, needs a metrics adapter; CPU needs none.
 * An Ingress only for `public` deployments: it routes `/api/v1/predict/<id>` straight to the
   model server, which checks no credentials. Private deployments are reached through the gateway.
+  The pods say which they are, `podml/public: "true"` or `"false"` (always written, so that the
+  merge patch of a deployment turned private overwrites "true"): the namespace's NetworkPolicy
+  admits the Ingress controller's traffic to the `"true"` ones only.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from podml.kubernetes.labels import LABEL_USER
+from podml.kubernetes.namespaces import LABEL_PUBLIC, MODEL_SERVER_NAME
 from podml.kubernetes.security import (
     TERMINATION_LOG,
     container_security_context,
@@ -36,7 +40,7 @@ from podml.kubernetes.security import (
     termination_message,
 )
 
-APP_NAME: Final = "model-serving"
+APP_NAME: Final = MODEL_SERVER_NAME
 CONTAINER: Final = "model-server"
 PORT: Final = 8080
 DRAIN_SECONDS: Final = 5  # well inside terminationGracePeriodSeconds (30)
@@ -123,7 +127,11 @@ def _container(objects: ServingObjects) -> dict[str, Any]:
 
 def deployment(objects: ServingObjects) -> dict[str, Any]:
     selector = {LABEL_DEPLOYMENT: objects.deployment_id}
-    pod_labels = {**_labels(objects), LABEL_REVISION: str(objects.revision)}
+    pod_labels = {
+        **_labels(objects),
+        LABEL_REVISION: str(objects.revision),
+        LABEL_PUBLIC: "true" if objects.public else "false",
+    }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
