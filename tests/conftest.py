@@ -20,7 +20,7 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from podml.config import Settings
 from podml.executors import factory
 from podml.main import create_app
-from tests.kubernetes.conftest import kubernetes_emulator
+from tests.kubernetes.conftest import kubernetes_emulator_thread
 from tests.support.api import Api
 from tests.support.databases import database_url
 from tests.support.kubelet import Kubelet
@@ -121,17 +121,19 @@ async def live(
         async with live_app(make_settings(data, db_url, **overrides)) as running:
             yield running
         return
-    async with kubernetes_emulator() as (emulator, url), ApiClient(Configuration(host=url)) as kube:
+    # The API server on a thread of its own, as a real one is: its latency is not the platform's.
+    with kubernetes_emulator_thread() as (emulator, url):
         settings = make_settings(data, db_url, executor="kubernetes", kubernetes_api_url=url, **overrides)
-        kubelet = Kubelet(emulator, kube, data / "pods")
-        task = asyncio.create_task(kubelet.run())
-        try:
-            async with live_app(settings) as running:
-                running.kubelet = kubelet
-                yield running
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await kubelet.stop()
-            factory._kube.pop(id(settings), None)  # the API client belonged to this emulator
+        async with ApiClient(Configuration(host=url)) as kube:
+            kubelet = Kubelet(emulator, kube, data / "pods")
+            task = asyncio.create_task(kubelet.run())
+            try:
+                async with live_app(settings) as running:
+                    running.kubelet = kubelet
+                    yield running
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                await kubelet.stop()
+                factory._kube.pop(id(settings), None)  # the API client belonged to this emulator

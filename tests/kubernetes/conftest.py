@@ -5,8 +5,10 @@ is parametrised with the Kubernetes executor."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, cast
 
 import kmock
@@ -69,6 +71,32 @@ async def kubernetes_emulator() -> AsyncIterator[tuple[kmock.KubernetesEmulator,
             for kind in RESOURCES:
                 emulator.resources[kind] = cast(Any, {})
             yield emulator, str(server.url).rstrip("/")
+
+
+@contextmanager
+def kubernetes_emulator_thread() -> Iterator[tuple[kmock.KubernetesEmulator, str]]:
+    """`kubernetes_emulator` on an event loop of its own, in a thread: an API server that answers
+    at its own pace, not when the platform under test (on the caller's loop) lets it."""
+    started = threading.Event()
+    found: list[tuple[kmock.KubernetesEmulator, str, asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        async with kubernetes_emulator() as (emulator, url):
+            found.append((emulator, url, asyncio.get_running_loop(), stop))
+            started.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), name="kubernetes-api", daemon=True)
+    thread.start()
+    started.wait(30)
+    assert found, "the emulator did not start"
+    emulator, url, loop, stop = found[0]
+    try:
+        yield emulator, url
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
 
 
 @pytest.fixture

@@ -240,7 +240,8 @@ class KubernetesExecutor(Executor):
         return text
 
     async def cleanup_training(self, job_id: uuid.UUID) -> None:
-        await self._delete(job_id, propagation="Background")
+        if job_id not in self._cancelled:  # a cancelled Job's deletion is under way already
+            await self._delete(job_id, propagation="Background")
         self._where.pop(job_id, None)
         self._cancelled.discard(job_id)
 
