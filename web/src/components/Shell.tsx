@@ -1,7 +1,7 @@
 "use client";
 
-// The frame of every page: the navigation, and the sign-in guard (signed-out users see only the
-// sign-in and registration pages).
+// The frame of every page: the navigation (administrators also see their pages), and the sign-in
+// guard (signed-out users see only the sign-in and registration pages).
 import Link from "next/link";
 import { usePathname, useRouter } from "next/navigation";
 import { useEffect, useState, type ReactNode } from "react";
@@ -17,6 +17,7 @@ const NAV = [
   { href: "/jobs/", label: "Jobs" },
   { href: "/models/", label: "Model hub" },
   { href: "/deployments/", label: "Deployments" },
+  { href: "/admin/quotas/", label: "Quotas", adminOnly: true },
 ];
 
 export function Shell({ children }: { children: ReactNode }) {
@@ -57,21 +58,23 @@ export function Shell({ children }: { children: ReactNode }) {
           <button className="md:hidden" aria-label="Menu" onClick={() => setOpen(!open)}>
             ☰
           </button>
-          <nav className={`${open ? "flex" : "hidden"} absolute left-0 right-0 top-14 flex-col gap-1 border-b bg-white p-3 md:static md:flex md:flex-row md:border-0 md:p-0`}>
-            {NAV.map((item) => (
+          <nav className={`${open ? "flex" : "hidden"} absolute left-0 right-0 top-14 flex-col gap-1 border-b bg-white p-3 md:static md:flex md:flex-row md:flex-wrap md:border-0 md:p-0`}>
+            {NAV.filter((item) => !item.adminOnly || user.isAdmin).map((item) => (
               <Link
                 key={item.href}
                 href={item.href}
                 onClick={() => setOpen(false)}
-                className={`rounded-md px-3 py-1.5 text-sm ${path === item.href ? "bg-emerald-50 text-emerald-700" : "text-gray-600 hover:bg-gray-100"}`}
+                className={`whitespace-nowrap rounded-md px-3 py-1.5 text-sm ${path === item.href ? "bg-emerald-50 text-emerald-700" : "text-gray-600 hover:bg-gray-100"}`}
               >
                 {item.label}
               </Link>
             ))}
           </nav>
           <div className="hidden items-center gap-3 md:flex">
-            <span className="text-sm text-gray-600">{user.displayName ?? user.email}</span>
-            <Button variant="ghost" onClick={() => void logout()}>
+            <span className="max-w-48 truncate text-sm text-gray-600" title={user.email ?? undefined}>
+              {user.displayName ?? user.email}
+            </span>
+            <Button variant="ghost" className="whitespace-nowrap" onClick={() => void logout()}>
               Sign out
             </Button>
           </div>

@@ -25,25 +25,36 @@ const auth: Middleware = {
 export const api = createClient<paths>({ baseUrl: "" });
 api.use(auth);
 
-/** An API failure in words: the server's `detail` (a string, or FastAPI's list of field errors). */
+/** An API failure in words: the server's `detail` (a string, or FastAPI's list of field errors).
+ * `fields` has each field error's message by its field (`{cpu: "cpu must be ..."}`), so a form can
+ * show it under its input; errors about the whole body are only in the message. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly fields: Record<string, string> = {},
   ) {
     super(message);
   }
+}
+
+/** Pydantic prefixes a validator's own words with its error type ("Value error, cpu must be ..."). */
+function words(message: unknown): string {
+  return String(message).replace(/^(Value|Assertion) error, /, "");
 }
 
 export function describe(status: number, error: unknown): ApiError {
   const detail = (error as { detail?: unknown } | undefined)?.detail;
   if (typeof detail === "string") return new ApiError(status, detail);
   if (Array.isArray(detail)) {
+    const fields: Record<string, string> = {};
     const parts = detail.map((item: { loc?: unknown[]; msg?: string }) => {
       const where = (item.loc ?? []).filter((part) => part !== "body").join(".");
-      return where ? `${where}: ${item.msg}` : String(item.msg);
+      const message = words(item.msg);
+      if (where && !(where in fields)) fields[where] = message;
+      return where ? `${where}: ${message}` : message;
     });
-    return new ApiError(status, parts.join("; "));
+    return new ApiError(status, parts.join("; "), fields);
   }
   return new ApiError(status, `the server answered ${status}`);
 }

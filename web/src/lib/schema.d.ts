@@ -467,6 +467,54 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Quotas
+         * @description Every per-user override, most recently set first (users on the defaults are not listed).
+         */
+        get: operations["admin-list_quotas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/users/{sub}/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get User Quota
+         * @description The user's effective quota, whether it is the default or an override, and (Kubernetes) usage.
+         */
+        get: operations["admin-get_user_quota"];
+        /**
+         * Set User Quota
+         * @description Set (replace) the user's override; on Kubernetes their ResourceQuota is updated at once.
+         */
+        put: operations["admin-set_user_quota"];
+        post?: never;
+        /**
+         * Reset User Quota
+         * @description Remove the user's override (idempotent): back to the defaults, on the cluster too.
+         */
+        delete: operations["admin-reset_user_quota"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/predict/{deployment_id}": {
         parameters: {
             query?: never;
@@ -625,6 +673,20 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AccountRead
+         * @description The account behind a sub (built-in accounts; Cognito users are not stored, so null).
+         */
+        AccountRead: {
+            /** Display Name */
+            display_name: string | null;
+            /** Email */
+            email: string;
+            /** Is Active */
+            is_active: boolean;
+            /** Role */
+            role: string;
+        };
         /** ApiKeyCreate */
         ApiKeyCreate: {
             /**
@@ -761,6 +823,40 @@ export interface components {
             title: string;
             /** Tree Based */
             tree_based: boolean;
+        };
+        /**
+         * ClusterQuotaRead
+         * @description The user's ResourceQuota on Kubernetes (null under the local executor).
+         *
+         *     status: `applied` (the cluster has this quota), `not_created` (no namespace yet: it is created
+         *     with this quota on the user's first job or deployment), `out_of_sync` (the cluster has other
+         *     limits, e.g. after a failed update: PUT again), `failed` (the cluster could not be written or
+         *     read; `message` says why; a stored override is kept).
+         */
+        ClusterQuotaRead: {
+            /**
+             * Hard
+             * @description The ResourceQuota's limits
+             */
+            hard?: {
+                [key: string]: string;
+            } | null;
+            /** Message */
+            message?: string | null;
+            /** Namespace */
+            namespace: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "applied" | "not_created" | "out_of_sync" | "failed";
+            /**
+             * Used
+             * @description What the namespace uses now
+             */
+            used?: {
+                [key: string]: string;
+            } | null;
         };
         /** ColumnRead */
         ColumnRead: {
@@ -1365,6 +1461,13 @@ export interface components {
             /** Total */
             total: number;
         };
+        /** Page[UserQuotaRead] */
+        Page_UserQuotaRead_: {
+            /** Items */
+            items: components["schemas"]["UserQuotaRead"][];
+            /** Total */
+            total: number;
+        };
         /** PredictResponse */
         PredictResponse: {
             /** Classes */
@@ -1398,6 +1501,43 @@ export interface components {
             cognito_user_pool_id?: string | null;
             /** Max Upload Bytes */
             max_upload_bytes: number;
+        };
+        /**
+         * QuotaOverrideRead
+         * @description What an administrator set (null: that value follows the default), by whom and when.
+         */
+        QuotaOverrideRead: {
+            /** Cpu */
+            cpu: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Memory */
+            memory: string | null;
+            /** Note */
+            note: string | null;
+            /** Pods */
+            pods: number | null;
+            /** Set By */
+            set_by: string;
+            /** Set By Email */
+            set_by_email: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** QuotaValues */
+        QuotaValues: {
+            /** Cpu */
+            cpu: string;
+            /** Memory */
+            memory: string;
+            /** Pods */
+            pods: number;
         };
         /** ReplicaRead */
         ReplicaRead: {
@@ -1518,6 +1658,57 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /**
+         * UserQuotaRead
+         * @description A user's effective quota: the override's values where set, the platform's defaults elsewhere.
+         */
+        UserQuotaRead: {
+            account: components["schemas"]["AccountRead"] | null;
+            /** @description Kubernetes only; null under the local executor and in lists */
+            cluster: components["schemas"]["ClusterQuotaRead"] | null;
+            /** Cpu */
+            cpu: string;
+            defaults: components["schemas"]["QuotaValues"];
+            /** Memory */
+            memory: string;
+            override: components["schemas"]["QuotaOverrideRead"] | null;
+            /** Pods */
+            pods: number;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "default" | "override";
+            /** Sub */
+            sub: string;
+        };
+        /**
+         * UserQuotaUpdate
+         * @description The whole override (PUT): a field left out or null follows the platform's default.
+         */
+        UserQuotaUpdate: {
+            /**
+             * Cpu
+             * @description CPU cores or millicores
+             * @example 4
+             */
+            cpu?: string | null;
+            /**
+             * Memory
+             * @example 8Gi
+             */
+            memory?: string | null;
+            /**
+             * Note
+             * @description Why (shown to administrators)
+             */
+            note?: string | null;
+            /**
+             * Pods
+             * @example 10
+             */
+            pods?: number | null;
         };
         /** UserRead */
         UserRead: {
@@ -2840,6 +3031,140 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelVersionRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "admin-list_quotas": {
+        parameters: {
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description Items to skip */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_UserQuotaRead_"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "admin-get_user_quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's sub (`owner_sub`) */
+                sub: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserQuotaRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "admin-set_user_quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's sub (`owner_sub`) */
+                sub: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserQuotaUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserQuotaRead"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    "admin-reset_user_quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's sub (`owner_sub`) */
+                sub: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserQuotaRead"];
                 };
             };
             /** @description Validation Error */

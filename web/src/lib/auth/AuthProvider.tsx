@@ -22,6 +22,9 @@ export interface CurrentUser {
   sub: string;
   email: string | null;
   displayName: string | null;
+  /** The platform's role from `GET /api/auth/me`: `admin` or `user` (Cognito: the admin group). */
+  role: string;
+  isAdmin: boolean;
 }
 
 interface AuthContext {
@@ -68,7 +71,13 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       const result = await api.GET("/api/auth/me");
       if (result.response.status === 401) return null;
       const user = unwrap(result);
-      return { sub: user.sub, email: user.email ?? null, displayName: user.display_name ?? null };
+      return {
+        sub: user.sub,
+        email: user.email ?? null,
+        displayName: user.display_name ?? null,
+        role: user.role,
+        isAdmin: user.role === "admin",
+      };
     },
   });
 
