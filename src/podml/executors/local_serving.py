@@ -11,7 +11,9 @@ What Kubernetes does with a Deployment, a Service and an HPA, done by one superv
 - rolling updates: a higher revision starts new replicas, the old ones serve until enough new ones
   are ready, then traffic moves at once and the old ones drain (SIGTERM: the model server stops
   taking new connections after `SHUTDOWN_DRAIN_SECONDS` and finishes those in flight);
-- autoscaling on in-flight requests (`local_serving_autoscale`).
+- autoscaling on in-flight requests (`local_serving_autoscale`);
+- the replicas' bookkeeping (restarts after a back-off, crash loops, drain deadlines) is
+  `local_serving_deployment`'s.
 
 `endpoints()` is an in-memory look-up in the process that applies specs; other processes (an API
 replica beside `podml worker`) read `serving/<deployment_id>/endpoints.json`, written atomically
@@ -32,42 +34,24 @@ import signal
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from podml.executors.base import ReplicaPhase, ServingExecutor, ServingObservation, ServingSpec
 from podml.executors.local import process_start_time
-from podml.executors.local_serving_autoscale import Autoscaler, RateMeter
+from podml.executors.local_serving_autoscale import Autoscaler
+from podml.executors.local_serving_deployment import ServedDeployment
 from podml.executors.local_serving_endpoints import EndpointsReader, write_endpoints
 from podml.executors.local_serving_process import (
     ReplicaProcess,
     ServingZygote,
-    exit_reason,
-    last_line,
+    fresh_home,
     replica_environment,
+    replica_threads,
     spawn_cold,
 )
 from podml.executors.local_serving_replica import Prober, Replica
-from podml.resources import QuantityError, cpu_cores
 
 log = logging.getLogger(__name__)
-
-BACKOFF_RESET_SECONDS = 10.0  # ready this long: the next failure restarts after the initial delay
-CRASH_LOOP_FAILURES = 3  # failed starts in a row (other than load errors) that make a failure
-
-
-@dataclass
-class _Deployment:
-    spec: ServingSpec
-    directory: Path
-    autoscaler: Autoscaler
-    replicas: list[Replica] = field(default_factory=list)
-    serving: int | None = None  # the revision that takes traffic
-    endpoints: list[str] = field(default_factory=list)
-    published: list[str] | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    next_index: int = 1
-    deleted: bool = False
 
 
 class LocalServing(ServingExecutor):
@@ -111,7 +95,7 @@ class LocalServing(ServingExecutor):
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.zygote = ServingZygote(self.root, python) if warm else None
-        self._deployments: dict[uuid.UUID, _Deployment] = {}
+        self._deployments: dict[uuid.UUID, ServedDeployment] = {}
         self._reader = EndpointsReader(self.root)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -144,7 +128,10 @@ class LocalServing(ServingExecutor):
                     spec.replicas, spec.min_replicas, spec.max_replicas, spec.target_concurrency,
                     self.scale_down_delay, now,
                 )  # fmt: skip
-                deployment = _Deployment(spec, self.root / str(spec.deployment_id), autoscaler)
+                deployment = ServedDeployment(
+                    spec, self.root / str(spec.deployment_id), autoscaler,
+                    self.backoff_initial, self.backoff_max,
+                )  # fmt: skip
                 self._deployments[spec.deployment_id] = deployment
             async with deployment.lock:
                 if not deployment.deleted:  # else deleted while this waited: start afresh
@@ -152,7 +139,7 @@ class LocalServing(ServingExecutor):
                     break
         self._wake.set()
 
-    async def _apply(self, deployment: _Deployment, spec: ServingSpec, now: float) -> None:
+    async def _apply(self, deployment: ServedDeployment, spec: ServingSpec, now: float) -> None:
         """`spec` over what runs: a lower revision is stale; the same one only refreshes the spec and the
         bounds (nothing restarts); a higher one rolls out (`_reconcile`)."""
         await asyncio.to_thread(deployment.directory.mkdir, parents=True, exist_ok=True)
@@ -184,7 +171,7 @@ class LocalServing(ServingExecutor):
             revision=serving,
             desired_replicas=deployment.autoscaler.desired,
             replicas=tuple(replica.status() for replica in deployment.replicas),
-            failure=self._failure(deployment),
+            failure=deployment.failure(),
         )
 
     async def delete_serving(self, deployment_id: uuid.UUID) -> None:
@@ -264,7 +251,7 @@ class LocalServing(ServingExecutor):
         ]
         return min(deadlines, default=math.inf)
 
-    async def _tick(self, deployment: _Deployment, probe: bool) -> None:
+    async def _tick(self, deployment: ServedDeployment, probe: bool) -> None:
         if deployment.lock.locked():
             # An apply (which reconciles, then wakes this loop) or a delete (draining for a second
             # or more) has it: waiting here would hold up every other deployment's tick.
@@ -276,9 +263,9 @@ class LocalServing(ServingExecutor):
                 await self._probe(deployment)
             await self._reconcile(deployment)
 
-    async def _reconcile(self, deployment: _Deployment) -> None:
+    async def _reconcile(self, deployment: ServedDeployment) -> None:
         now = time.monotonic()
-        self._reap(deployment, now)
+        deployment.reap(now)
         spec = deployment.spec
         for replica in deployment.replicas:
             if replica.retiring or replica.process is not None:
@@ -289,7 +276,7 @@ class LocalServing(ServingExecutor):
         want = deployment.autoscaler.desired
         wanted = [r for r in deployment.replicas if r.revision == spec.revision and not r.retiring]
         for _ in range(want - len(wanted)):
-            replica = self._new_replica(deployment)
+            replica = deployment.new_replica()
             wanted.append(replica)
             await self._launch(deployment, replica)
         retire: list[Replica] = []
@@ -319,85 +306,15 @@ class LocalServing(ServingExecutor):
         await self._publish(deployment)
         for replica in retire:  # only once out of the published endpoints
             if replica.process is None:
-                self._forget(deployment, replica)
+                deployment.forget(replica)
                 continue
             replica.process.signal(signal.SIGTERM)
             replica.stop_deadline = now + self.drain_seconds + self.stop_grace
 
-    def _reap(self, deployment: _Deployment, now: float) -> None:
-        """Take note of replicas that ended; schedule restarts; kill the stragglers of a drain."""
-        for replica in list(deployment.replicas):
-            process = replica.process
-            if process is not None and not process.alive:
-                self._ended(deployment, replica, process, now)
-            elif replica.retiring and process is None:
-                self._forget(deployment, replica)
-            elif replica.retiring and process is not None and replica.stop_deadline is not None:
-                if now >= replica.stop_deadline:
-                    log.warning("deployment %s: %s did not stop in time; killing it",
-                                deployment.spec.deployment_id, replica.name)  # fmt: skip
-                    process.signal(signal.SIGKILL)
-                    replica.stop_deadline = None
-            elif (
-                replica.phase == ReplicaPhase.READY
-                and replica.ready_since is not None
-                and now - replica.ready_since >= BACKOFF_RESET_SECONDS
-            ):
-                replica.backoff = self.backoff_initial
-
-    def _ended(self, deployment: _Deployment, replica: Replica, process: ReplicaProcess, now: float) -> None:
-        code = process.exited.result()
-        replica.process = None
-        replica.concurrency = None
-        replica.meter = RateMeter()
-        replica.stop_watching()
-        if replica.retiring:
-            self._forget(deployment, replica)
-            return
-        reason = replica.kill_reason
-        if reason is None:
-            reason = exit_reason(code)
-            said = last_line(replica.log_path) if code > 0 else None
-            if said:
-                reason = f"{reason}: {said}"
-        replica.kill_reason = None
-        was_ready = replica.phase in (ReplicaPhase.READY, ReplicaPhase.UNHEALTHY)
-        replica.phase = ReplicaPhase.UNHEALTHY if was_ready else ReplicaPhase.FAILED
-        if not was_ready:
-            replica.failures += 1
-        replica.reason = reason
-        replica.ready_since = None
-        replica.restart_at = now + replica.backoff
-        log.warning(
-            "deployment %s: %s %s; restarting in %g s",
-            deployment.spec.deployment_id, replica.name, reason, replica.backoff,
-        )  # fmt: skip
-        replica.backoff = min(replica.backoff * 2, self.backoff_max)
-
-    def _forget(self, deployment: _Deployment, replica: Replica) -> None:
-        if replica in deployment.replicas:
-            deployment.replicas.remove(replica)
-        shutil.rmtree(replica.home, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            replica.log_path.unlink()
-
-    def _new_replica(self, deployment: _Deployment) -> Replica:
-        index = deployment.next_index
-        deployment.next_index += 1
-        replica = Replica(
-            index=index,
-            spec=deployment.spec,
-            home=deployment.directory / f"replica-{index}",
-            log_path=deployment.directory / f"replica-{index}.log",
-            backoff=self.backoff_initial,
-        )
-        deployment.replicas.append(replica)
-        return replica
-
-    async def _launch(self, deployment: _Deployment, replica: Replica) -> None:
+    async def _launch(self, deployment: ServedDeployment, replica: Replica) -> None:
         spec = replica.spec
-        threads = max(1, math.ceil(_cpus(spec)))
-        await asyncio.to_thread(_fresh_home, replica.home)
+        threads = replica_threads(spec.resources.cpu_limit)
+        await asyncio.to_thread(fresh_home, replica.home)
         env = replica_environment(
             spec.env, replica.home, threads=threads, drain_seconds=self.drain_seconds,
             cache_dir=self.environments_dir,
@@ -415,11 +332,7 @@ class LocalServing(ServingExecutor):
             if process is None:
                 process = await spawn_cold(self.python, env, replica.log_path, replica.home)
         except OSError as exc:
-            replica.phase = ReplicaPhase.FAILED
-            replica.reason = f"could not start the model server: {exc}"
-            replica.failures += 1
-            replica.restart_at = time.monotonic() + replica.backoff
-            replica.backoff = min(replica.backoff * 2, self.backoff_max)
+            deployment.start_failed(replica, f"could not start the model server: {exc}", time.monotonic())
             return
         replica.process = process
         replica.phase = ReplicaPhase.STARTING
@@ -430,7 +343,7 @@ class LocalServing(ServingExecutor):
 
     # ---- probes and failures ------------------------------------------------------------------------
 
-    async def _probe(self, deployment: _Deployment) -> None:
+    async def _probe(self, deployment: ServedDeployment) -> None:
         await asyncio.gather(*(self.prober.probe(r) for r in list(deployment.replicas)))
         measured = [
             r.concurrency
@@ -440,20 +353,9 @@ class LocalServing(ServingExecutor):
         if measured:
             deployment.autoscaler.observe(time.monotonic(), sum(measured))
 
-    def _failure(self, deployment: _Deployment) -> str | None:
-        """Why the wanted revision cannot become ready, once every replica of it keeps failing."""
-        revision = deployment.spec.revision
-        wanted = [r for r in deployment.replicas if r.revision == revision and not r.retiring]
-        if not wanted or any(r.phase == ReplicaPhase.READY for r in wanted):
-            return None
-        if not all(r.load_error is not None or r.failures >= CRASH_LOOP_FAILURES for r in wanted):
-            return None
-        first = wanted[0]
-        return first.load_error or f"the model server keeps failing: {first.reason}"
-
     # ---- endpoints ---------------------------------------------------------------------------------
 
-    async def _publish(self, deployment: _Deployment) -> None:
+    async def _publish(self, deployment: ServedDeployment) -> None:
         urls = [r.url for r in deployment.replicas if r.revision == deployment.serving and r.serves]
         deployment.endpoints = [url for url in urls if url is not None]
         if deployment.endpoints == deployment.published:
@@ -468,7 +370,7 @@ class LocalServing(ServingExecutor):
         await asyncio.to_thread(write_endpoints, deployment.directory, document)
         deployment.published = deployment.endpoints
 
-    async def _stop_all(self, deployment: _Deployment, grace: float) -> None:
+    async def _stop_all(self, deployment: ServedDeployment, grace: float) -> None:
         """Out of traffic first, then SIGTERM (drain), SIGKILL after `grace`; the replicas are gone."""
         for replica in deployment.replicas:
             replica.retiring = True
@@ -488,16 +390,4 @@ class LocalServing(ServingExecutor):
         for replica in list(deployment.replicas):
             replica.stop_watching()
             replica.process = None
-            self._forget(deployment, replica)
-
-
-def _cpus(spec: ServingSpec) -> float:
-    try:
-        return cpu_cores(spec.resources.cpu_limit)
-    except QuantityError:
-        return 1.0
-
-
-def _fresh_home(home: Path) -> None:
-    shutil.rmtree(home / "tmp", ignore_errors=True)
-    (home / "tmp").mkdir(parents=True, exist_ok=True)
+            deployment.forget(replica)

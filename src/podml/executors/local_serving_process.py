@@ -14,7 +14,9 @@ import contextlib
 import itertools
 import json
 import logging
+import math
 import os
+import shutil
 import signal
 import socket
 import time
@@ -24,6 +26,7 @@ from typing import Any
 
 from podml.executors.local import INHERITED_ENV as _INHERITED
 from podml.executors.warm import clean_environment
+from podml.resources import QuantityError, cpu_cores
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,20 @@ def replica_environment(
     env.update(spec_env)
     env["SHUTDOWN_DRAIN_SECONDS"] = f"{drain_seconds:g}"
     return env
+
+
+def replica_threads(cpu_limit: str) -> int:
+    """Threads for BLAS and OpenMP: the CPU limit rounded up (1 when it cannot be read)."""
+    try:
+        return max(1, math.ceil(cpu_cores(cpu_limit)))
+    except QuantityError:
+        return 1
+
+
+def fresh_home(home: Path) -> None:
+    """The replica's HOME, with an empty TMPDIR: a restart does not inherit its predecessor's files."""
+    shutil.rmtree(home / "tmp", ignore_errors=True)
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
 
 
 def exit_reason(code: int) -> str:
