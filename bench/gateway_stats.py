@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from podml.gateway.stats import LATENCY_BOUNDS_MS, StatsRecorder
+from podml.gateway.stats import StatsRecorder
+from podml.gateway.stats_buckets import LATENCY_BOUNDS_MS
 
 
 def best_ns_per_call(run: Callable[[], None], calls: int, repeat: int = 5) -> float:

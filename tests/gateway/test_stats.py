@@ -23,7 +23,8 @@ import podml.gateway.stats as stats_module
 from podml.database import create_engine, create_sessionmaker
 from podml.deployments.models import Deployment, DeploymentStat
 from podml.deployments.stats import DeploymentStats, histogram_quantile, points_for, read_stats
-from podml.gateway.stats import LATENCY_BOUNDS_MS, StatsRecorder
+from podml.gateway.stats import StatsRecorder
+from podml.gateway.stats_buckets import LATENCY_BOUNDS_MS
 from podml.migrations import upgrade_to_head
 from podml.registry.models import Model, ModelVersion
 

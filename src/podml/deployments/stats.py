@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from podml.deployments.models import DeploymentStat
-from podml.gateway.stats import BUCKET_SECONDS, LATENCY_BOUNDS_MS, BucketFigures, StatsRecorder
+from podml.gateway.stats import StatsRecorder
+from podml.gateway.stats_buckets import BUCKET_SECONDS, LATENCY_BOUNDS_MS, BucketFigures
 
 MIN_WINDOW_SECONDS = 60
 MAX_WINDOW_SECONDS = 7 * 86400

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import random
 import secrets
@@ -34,7 +33,7 @@ import uuid
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, NamedTuple, cast
+from typing import Any, Final, cast
 
 from prometheus_client import REGISTRY
 from sqlalchemy import delete, insert, select
@@ -43,43 +42,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from podml.deployments.models import Deployment, DeploymentStat
+from podml.gateway.stats_buckets import BUCKET_SECONDS, LATENCY_BOUNDS_MS, Bucket, BucketFigures
+from podml.gateway.stats_buckets import E4XX as _E4XX
+from podml.gateway.stats_buckets import E5XX as _E5XX
+from podml.gateway.stats_buckets import OFFSET as _OFFSET
+from podml.gateway.stats_buckets import REQUESTS as _REQUESTS
+from podml.gateway.stats_buckets import WIDTH as _WIDTH
+from podml.gateway.stats_buckets import bucket_start as _bucket_start
+from podml.gateway.stats_buckets import figures as _figures
+from podml.gateway.stats_buckets import rows as _rows
 from podml.gateway.stats_metrics import GatewayCollector
 from podml.gateway.stats_metrics import add_into as _add_into
 
 log = logging.getLogger(__name__)
 
-# Upper bounds (inclusive, like Prometheus' `le`) of the latency histogram, in milliseconds. The
-# order is the order of `DeploymentStat.latency_buckets`: changing it changes the meaning of stored
-# rows (readers ignore the histogram of rows whose length does not match).
-LATENCY_BOUNDS_MS: Final[tuple[float, ...]] = (
-    0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0,
-    5000.0, 10000.0, math.inf,
-)  # fmt: skip
-BUCKET_SECONDS: Final = 10
 PRUNE_EVERY_SECONDS: Final = 3600.0
 # Closed buckets kept per deployment while the database cannot be written (a day of them); older
 # ones are dropped with a warning.
 MAX_PENDING_BUCKETS: Final = 86400 // BUCKET_SECONDS
 _IN_CHUNK: Final = 500  # ids per `IN (...)`
-
-# Layout of a bucket's counts list: requests, 4xx, 5xx, then one count per latency bound.
-_REQUESTS, _E4XX, _E5XX, _OFFSET = 0, 1, 2, 3
-_WIDTH: Final = _OFFSET + len(LATENCY_BOUNDS_MS)
-
-
-class BucketFigures(NamedTuple):
-    """One deployment's figures over one 10-second bucket, from one source."""
-
-    source: str
-    bucket_start: int
-    requests: int
-    errors_4xx: int
-    errors_5xx: int
-    latency_sum_ms: float
-    latency_buckets: list[int]
-
-
-_Bucket = tuple[int, list[int], float]  # (start, counts, latency sum)
 
 
 class _Series:
@@ -105,7 +86,7 @@ class _Series:
         self.counts = [0] * _WIDTH
         self.latency_sum = 0.0
         # Closed buckets not yet written, oldest first: (start, counts, latency sum).
-        self.closed: list[_Bucket] = []
+        self.closed: list[Bucket] = []
         # Cumulative, for Prometheus: requests per status code, per latency bound, latency sum.
         self.codes: dict[int, int] = {}
         self.total_buckets = [0] * len(LATENCY_BOUNDS_MS)
@@ -127,11 +108,7 @@ class _Batch:
     """Buckets taken out of memory by one `flush()`, until they are committed."""
 
     source: str
-    buckets: dict[uuid.UUID, list[_Bucket]] = field(default_factory=dict)
-
-
-def _bucket_start(now: float) -> int:
-    return int(now // BUCKET_SECONDS) * BUCKET_SECONDS
+    buckets: dict[uuid.UUID, list[Bucket]] = field(default_factory=dict)
 
 
 def new_source_id() -> str:
@@ -370,36 +347,6 @@ class StatsRecorder:
         """(deployment label, requests per code, count per bound, latency sum) per deployment."""
         for series in list(self._series.values()):
             yield series.label, series.codes.copy(), series.total_buckets.copy(), series.total_sum
-
-
-def _figures(source: str, start: int, counts: list[int], latency_sum: float) -> BucketFigures:
-    return BucketFigures(
-        source, start, counts[_REQUESTS], counts[_E4XX], counts[_E5XX], latency_sum, counts[_OFFSET:]
-    )
-
-
-def _rows(deployment_id: uuid.UUID, source: str, buckets: list[_Bucket]) -> list[dict[str, Any]]:
-    merged: dict[int, tuple[list[int], float]] = {}
-    for start, counts, latency_sum in buckets:
-        held = merged.get(start)
-        if held is None:
-            merged[start] = (list(counts), latency_sum)
-        else:
-            _add_into(held[0], counts)
-            merged[start] = (held[0], held[1] + latency_sum)
-    return [
-        {
-            "deployment_id": deployment_id,
-            "bucket_start": start,
-            "source": source,
-            "requests": counts[_REQUESTS],
-            "errors_4xx": counts[_E4XX],
-            "errors_5xx": counts[_E5XX],
-            "latency_sum_ms": latency_sum,
-            "latency_buckets": counts[_OFFSET:],
-        }
-        for start, (counts, latency_sum) in sorted(merged.items())
-    ]
 
 
 async def _existing(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.UUID]:
