@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     kubernetes_api_url: str = ""
     # Jobs and pods are watched; every this many seconds the watch ends and they are listed afresh.
     kubernetes_resync_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # How long one API call may take before it is retried (the client itself sets no limit).
+    kubernetes_request_timeout_seconds: float = Field(default=30.0, ge=1, le=600)
     trainer_image: str = "podml-trainer:0.1.0"
     serving_image: str = "kubeserve-base:0.1.0"
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"

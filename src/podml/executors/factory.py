@@ -47,7 +47,10 @@ def kube_api(settings: Settings) -> KubeApi:
             cpu=settings.user_cpu_quota, memory=settings.user_memory_quota, pods=settings.user_pod_quota
         )
         found = _kube[id(settings)] = KubeApi(
-            client.ApiClient(configuration), quota=quota, egress=egress(settings)
+            client.ApiClient(configuration),
+            quota=quota,
+            egress=egress(settings),
+            request_timeout=settings.kubernetes_request_timeout_seconds,
         )
     return found
 

@@ -107,10 +107,13 @@ class KubernetesExecutor(Executor):
                         f"could not read Job {name}: {exc.status} {api_message(exc)}"
                     ) from exc
                 return None
-        listed = await self.kube.call(
-            "list Jobs",
-            lambda: self.batch.list_job_for_all_namespaces(label_selector=f"{LABEL_JOB}={job_id}"),
-        )
+        try:
+            listed = await self.kube.call(
+                "list Jobs",
+                lambda: self.batch.list_job_for_all_namespaces(label_selector=f"{LABEL_JOB}={job_id}"),
+            )
+        except ApiException as exc:
+            raise ExecutorError(f"could not list Jobs: {exc.status} {api_message(exc)}") from exc
         for job in listed.items:  # the label selector is applied here too (not every server does)
             if (job.metadata.labels or {}).get(LABEL_JOB) == str(job_id) and job.metadata.name == name:
                 self._where[job_id] = job.metadata.namespace
@@ -127,6 +130,14 @@ class KubernetesExecutor(Executor):
         return [p for p in listed.items if (p.metadata.labels or {}).get(LABEL_JOB) == str(job_id)]
 
     async def observe_training(self, job_id: uuid.UUID) -> Observation:
+        try:
+            return await self._observe(job_id)
+        except ApiException as exc:  # a refusal (403: RBAC) after the retries: the owner asks again
+            raise ExecutorError(
+                f"could not read Job {training_job_name(job_id)}: {exc.status} {api_message(exc)}"
+            ) from exc
+
+    async def _observe(self, job_id: uuid.UUID) -> Observation:
         if job_id in self._cancelled:  # its deletion was accepted: Kubernetes stops the pod
             return Observation(Phase.FAILED, reason="cancelled")
         found = await self._find(job_id)
@@ -199,8 +210,8 @@ class KubernetesExecutor(Executor):
         return Observation(Phase.FAILED, reason=f"{reason}: {message}" if message else reason)
 
     async def cancel_training(self, job_id: uuid.UUID) -> None:
-        self._cancelled.add(job_id)
         await self._delete(job_id, propagation="Foreground")
+        self._cancelled.add(job_id)  # only once the deletion is accepted: else it is asked again
 
     async def _delete(self, job_id: uuid.UUID, propagation: str) -> None:
         found = await self._find(job_id)

@@ -6,7 +6,10 @@ exists already is merge-patched to it, once per process. So are existing Network
 `egress` settings (the platform's and the Ingress controller's namespaces, the object store's and
 the package index's CIDRs and ports): a changed setting reaches every namespace the process uses.
 
-Retried with backoff (`RETRY_DELAYS`): 429, 5xx, timeouts and connection errors. Not retried,
+Every call has a deadline (`request_timeout`, `PODML_KUBERNETES_REQUEST_TIMEOUT_SECONDS`): the
+client itself sets none, and an API server that accepts a connection but never answers would hold
+the reconciler for good. Retried with backoff (`RETRY_DELAYS`): 429, 5xx, timeouts and connection
+errors (refused, reset, a server that hangs up). Not retried,
 reported as an `ExecutorError` the owner reads: 403 (a quota or policy refusal) and 422 (an
 object the API server finds invalid); 409 on create means it exists (adopted).
 """
@@ -20,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Final, TypeVar
 
+import aiohttp
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -30,6 +34,7 @@ from podml.kubernetes.namespaces import Egress, Quota, namespace_name, user_name
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_DELAYS: Final = (0.2, 0.5, 1.0, 2.0)
+REQUEST_TIMEOUT: Final = 30.0  # seconds
 RETRYABLE: Final = frozenset({429, 500, 502, 503, 504})
 MERGE_PATCH: Final = "application/merge-patch+json"
 QuotaLookup = Callable[[str], Awaitable[Quota]]
@@ -54,6 +59,7 @@ class KubeApi:
         quota_lookup: QuotaLookup | None = None,
         egress: Egress | None = None,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        request_timeout: float = REQUEST_TIMEOUT,
     ) -> None:
         self.api = api
         self.core = client.CoreV1Api(api)
@@ -66,21 +72,27 @@ class KubeApi:
         self.quota_lookup = quota_lookup
         self.egress = egress or Egress()
         self.retry_delays = retry_delays
+        self.request_timeout = request_timeout
         self._namespaces: set[str] = set()
 
     async def call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         for attempt, delay in enumerate((*self.retry_delays, None)):
             try:
-                return await call()
+                return await asyncio.wait_for(call(), self.request_timeout)
             except ApiException as exc:
                 if exc.status not in RETRYABLE or delay is None:
                     raise
                 log.warning(
                     "%s: %s (%s); retry %d in %.1f s", what, exc.status, api_message(exc), attempt + 1, delay
                 )
-            except (TimeoutError, OSError) as exc:
+            except (TimeoutError, OSError, aiohttp.ClientError) as exc:
                 if delay is None:
-                    raise ExecutorError(f"{what}: the Kubernetes API did not answer ({exc})") from exc
+                    answer = (
+                        f"no answer in {self.request_timeout:g} s"
+                        if isinstance(exc, TimeoutError)
+                        else repr(exc)
+                    )
+                    raise ExecutorError(f"{what}: the Kubernetes API did not answer ({answer})") from exc
                 log.warning("%s: %r; retry %d in %.1f s", what, exc, attempt + 1, delay)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")

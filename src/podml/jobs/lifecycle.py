@@ -189,9 +189,15 @@ async def follow(session: AsyncSession, storage: Storage, executor: Executor) ->
     ended: list[uuid.UUID] = []
     for job in await repository.list_by_status(session, "running"):
         try:
-            if job.cancel_requested_at is not None:
-                await executor.cancel_training(job.id)
-            observation = await executor.observe_training(job.id)
+            try:
+                if job.cancel_requested_at is not None:
+                    await executor.cancel_training(job.id)
+                observation = await executor.observe_training(job.id)
+            except ExecutorError as exc:  # the executor's API is out of reach: ask again next pass
+                if not _overdue(job):
+                    await _unobserved(session, job, exc)
+                    continue
+                observation = Observation(Phase.FAILED, reason=f"its state could not be read: {exc}")
             if observation.phase in (Phase.RUNNING, Phase.PENDING):
                 message = _progress(observation)
                 if job.status_message != message and job.cancel_requested_at is None:
@@ -208,6 +214,23 @@ async def follow(session: AsyncSession, storage: Storage, executor: Executor) ->
                 await executor.cleanup_training(job.id)
         ended.append(job.id)
     return ended
+
+
+async def _unobserved(session: AsyncSession, job: TrainingJob, exc: ExecutorError) -> None:
+    """The job runs on, as far as anyone knows; its status message says why it is not followed."""
+    log.warning("job %s: could not ask the executor (%s); asking again", job.id, exc)
+    message = f"running; its state cannot be read for now: {exc}"[:500]
+    if job.status_message != message and job.cancel_requested_at is None:
+        job.status_message = message
+        await session.commit()
+
+
+def _overdue(job: TrainingJob) -> bool:
+    """Past its timeout and its URLs' margin: whatever runs can no longer deliver anything."""
+    if job.started_at is None:
+        return False
+    limit = _resources(job).timeout_seconds + URL_MARGIN_SECONDS
+    return (utcnow() - job.started_at).total_seconds() > limit
 
 
 def _progress(observation: Observation) -> str:
