@@ -22,6 +22,7 @@ RESOURCES = (
     "v1/namespaces",
     "v1/pods",
     "v1/events",
+    "v1/secrets",
     "v1/services",
     "v1/resourcequotas",
     "v1/limitranges",

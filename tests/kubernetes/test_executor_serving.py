@@ -4,6 +4,7 @@ The tests play the Deployment controller and the kubelet by writing pods and sta
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -88,6 +89,12 @@ CRASHING = {
 }
 
 
+async def _secret_env(api: ApiClient, name: str) -> dict[str, str]:
+    """The pod-contract variables a container of the revision starts with."""
+    secret = await client.CoreV1Api(api).read_namespaced_secret(name, namespace_name(OWNER))
+    return {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()}
+
+
 async def test_a_deployment_is_written_observed_switched_and_deleted(
     k8s: kmock.KubernetesEmulator, kube_api: ApiClient
 ) -> None:
@@ -117,15 +124,26 @@ async def test_a_deployment_is_written_observed_switched_and_deleted(
     assert seen.replicas[0].url == "http://10.1.2.3:8080"
     assert serving.endpoints(spec.deployment_id) == [f"http://{spec.name}.{namespace}.svc.cluster.local"]
 
+    # Re-signed URLs for the same revision: the Secret changes, the pod template does not (no
+    # rollout), and a container that restarts reads the fresh URLs.
+    template = stored.spec.template.to_dict()
+    await serving.apply_serving(
+        replace(spec, env={**spec.env, "MODEL_URL": "https://s3.example.com/v1?fresh"})
+    )
+    assert (await apps.read_namespaced_deployment(spec.name, namespace)).spec.template.to_dict() == template
+    assert (await _secret_env(kube_api, f"{spec.name}-r1"))["MODEL_URL"] == "https://s3.example.com/v1?fresh"
+    assert stored.spec.template.spec.containers[0].env_from[0].secret_ref.name == f"{spec.name}-r1"
+    assert "MODEL_URL" not in {e.name for e in stored.spec.template.spec.containers[0].env}
+
     # A version switch: a new revision in the template; the old pod serves until a new one is ready.
     await serving.apply_serving(
         replace(spec, revision=2, env={**spec.env, "MODEL_URL": "https://s3.example.com/v2"}, max_replicas=5)
     )
     stored = await apps.read_namespaced_deployment(spec.name, namespace)
     assert stored.spec.template.metadata.labels["podml/revision"] == "2"
-    assert {e.name: e.value for e in stored.spec.template.spec.containers[0].env}[
-        "MODEL_URL"
-    ] == "https://s3.example.com/v2"
+    assert stored.spec.template.spec.containers[0].env_from[0].secret_ref.name == f"{spec.name}-r2"
+    assert (await _secret_env(kube_api, f"{spec.name}-r2"))["MODEL_URL"] == "https://s3.example.com/v2"
+    assert await _secret_env(kube_api, f"{spec.name}-r1")  # the old pod may still restart with it
     hpa = await client.AutoscalingV2Api(kube_api).read_namespaced_horizontal_pod_autoscaler(
         spec.name, namespace
     )
@@ -142,9 +160,16 @@ async def test_a_deployment_is_written_observed_switched_and_deleted(
     await other.refresh()
     assert other.endpoints(spec.deployment_id) == serving.endpoints(spec.deployment_id)
 
+    # Once no pod of revision 1 is left, its Secret goes at the next apply.
+    await client.CoreV1Api(kube_api).delete_namespaced_pod("model-a", namespace)
+    await serving.apply_serving(replace(spec, revision=2, max_replicas=5))
+    secrets = await client.CoreV1Api(kube_api).list_namespaced_secret(namespace)
+    assert [s.metadata.name for s in secrets.items] == [f"{spec.name}-r2"]
+
     await serving.delete_serving(spec.deployment_id)
     await serving.delete_serving(spec.deployment_id)  # idempotent
     assert (await serving.observe_serving(spec.deployment_id)).exists is False
+    assert (await client.CoreV1Api(kube_api).list_namespaced_secret(namespace)).items == []
     assert serving.endpoints(spec.deployment_id) == []
 
 

@@ -46,7 +46,8 @@ def _pods(public: bool) -> dict[str, str]:
         max_replicas=1,
         public=public,
     )
-    labels: dict[str, str] = serving_objects(objects)[0]["spec"]["template"]["metadata"]["labels"]
+    built = next(o for o in serving_objects(objects) if o["kind"] == "Deployment")
+    labels: dict[str, str] = built["spec"]["template"]["metadata"]["labels"]
     return labels
 
 

@@ -4,7 +4,10 @@ passes the strict schemas and our own checks. The chart passes `helm lint --stri
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import itertools
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -69,7 +72,7 @@ MATRIX = list(
 def _render(values: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
     rendered = helm.Chart.load(CHART).render(values, name="release", namespace=namespace)
     documents = [doc for text in rendered.values() for doc in yaml.safe_load_all(text) if doc]
-    order = {"Deployment": 0, "Service": 1, "HorizontalPodAutoscaler": 2, "Ingress": 3}
+    order = {"Secret": 0, "Deployment": 1, "Service": 2, "HorizontalPodAutoscaler": 3, "Ingress": 4}
     return sorted(documents, key=lambda doc: order[doc["kind"]])
 
 
@@ -80,21 +83,42 @@ def test_the_chart_renders_what_the_builders_make(
     objects = _objects(public, replicas, ENVS[env], host, ingress_class)
     built = serving_objects(objects)
     assert _render(chart_values(objects), objects.namespace) == built
-    assert [o["kind"] for o in built] == ["Deployment", "Service", "HorizontalPodAutoscaler"] + (
+    assert [o["kind"] for o in built] == ["Secret", "Deployment", "Service", "HorizontalPodAutoscaler"] + (
         ["Ingress"] if public else []
     )
     # The pods say whether the Ingress controller may reach them (the namespace's NetworkPolicy).
-    assert built[0]["spec"]["template"]["metadata"]["labels"]["podml/public"] == str(public).lower()
+    assert built[1]["spec"]["template"]["metadata"]["labels"]["podml/public"] == str(public).lower()
     if public:
-        spec = built[3]["spec"]
+        spec = built[4]["spec"]
         assert spec["ingressClassName"] == ingress_class
         assert spec["rules"][0].get("host", "") == host
     for obj in built:
         assert problems(obj) == [], obj["kind"]
 
 
+def test_the_pod_contract_is_a_secret_of_the_revision_and_fresh_urls_roll_nothing_out() -> None:
+    objects = _objects(False, (2, 1, 5), ENVS[0], "")
+    secret, deployment = serving_objects(objects)[:2]
+    assert secret["metadata"]["name"] == f"model-{objects.deployment_id}-r3"
+    assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == ENVS[0]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["envFrom"] == [{"secretRef": {"name": secret["metadata"]["name"]}}]
+    assert "X-Amz-Signature" not in json.dumps(deployment)  # the signed URL is in the Secret only
+    # The platform re-signs the URLs of a running revision: only the Secret changes, so
+    # Kubernetes starts no rollout (the pod template is the same) and restarts read the new ones.
+    fresh = dataclasses.replace(objects, env={**ENVS[0], "MODEL_URL": ENVS[0]["MODEL_URL"] + "&fresh=1"})
+    secret_again, deployment_again = serving_objects(fresh)[:2]
+    assert deployment_again == deployment
+    assert secret_again["metadata"]["name"] == secret["metadata"]["name"]
+    assert secret_again["data"] != secret["data"]
+    # A new revision (another version) is another Secret, and a new pod template: a rollout.
+    switched = serving_objects(dataclasses.replace(objects, revision=4))
+    assert switched[0]["metadata"]["name"].endswith("-r4")
+    assert switched[1]["spec"]["template"] != deployment["spec"]["template"]
+
+
 def test_the_objects_are_what_a_restricted_namespace_admits() -> None:
-    deployment = serving_objects(_objects(False, (2, 1, 5), ENVS[0], ""))[0]
+    deployment = serving_objects(_objects(False, (2, 1, 5), ENVS[0], ""))[1]
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     assert pod["automountServiceAccountToken"] is False
@@ -111,7 +135,7 @@ def test_the_objects_are_what_a_restricted_namespace_admits() -> None:
 
 
 def test_our_checks_catch_what_the_schemas_miss() -> None:
-    deployment = serving_objects(_objects(False, (1, 1, 1), ENVS[0], ""))[0]
+    deployment = serving_objects(_objects(False, (1, 1, 1), ENVS[0], ""))[1]
     broken: dict[str, Any] = yaml.safe_load(yaml.safe_dump(deployment))
     broken["metadata"]["name"] = "Model_X"
     broken["spec"]["selector"]["matchLabels"] = {"podml/deployment": "other"}

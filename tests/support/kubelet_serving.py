@@ -18,6 +18,7 @@ The HPA is not played: the replica count is the Deployment's `spec.replicas`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import datetime
 import itertools
@@ -178,7 +179,12 @@ class ServingKubelet:
 
     async def _start(self, replica: Replica) -> None:
         container = replica.container
-        env = {e.name: e.value for e in container.env or []}
+        env: dict[str, str] = {}
+        for source in container.env_from or []:  # read at each container start, as a kubelet does
+            if source.secret_ref is not None:
+                secret = await self.core.read_namespaced_secret(source.secret_ref.name, replica.namespace)
+                env.update({k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()})
+        env.update({e.name: e.value for e in container.env or []})
         if env.get("TERMINATION_MESSAGE_PATH") == container.termination_message_path:
             env["TERMINATION_MESSAGE_PATH"] = str(replica.home / "termination-log")
         env.update(

@@ -3,6 +3,11 @@
 model-{{ .Values.deploymentId }}
 {{- end }}
 
+{{/* model-<deployment id>-r<revision>: the Secret of one revision's pod-contract variables. */}}
+{{- define "model-serving.secretName" -}}
+model-{{ .Values.deploymentId }}-r{{ .Values.revision }}
+{{- end }}
+
 {{/* The labels of every object (podml.kubernetes.serving._labels). */}}
 {{- define "model-serving.labels" -}}
 app.kubernetes.io/name: model-serving

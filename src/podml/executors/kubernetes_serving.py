@@ -5,7 +5,9 @@ of `podml.kubernetes.serving`, in the owner's namespace.
   (another version, other resources) changes the pod template, which is a rolling update with
   `maxUnavailable: 0` (no failed request); new bounds patch the HPA; the Deployment's replica count
   is written only when it is created or when the bounds pin it (the HPA owns it otherwise). A
-  deployment that stops being public loses its Ingress.
+  deployment that stops being public loses its Ingress. The pod contract (signed URLs) is the
+  revision's Secret: the same revision applied again with re-signed URLs patches only the Secret,
+  so nothing rolls out; Secrets of revisions no pod uses any more are deleted.
 * `observe_serving` reads the Deployment and its pods: a pod is `ready` when its Ready condition is
   true, `failed` when its container waits in CrashLoopBackOff, ImagePullBackOff or ErrImagePull
   (with the last termination's reason, e.g. OOMKilled), `stopping` when it is being deleted,
@@ -29,11 +31,13 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
+from functools import partial
 from typing import Any, Final
 
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from podml.executors.base import (
+    ExecutorError,
     ReplicaPhase,
     ReplicaStatus,
     ServingExecutor,
@@ -51,10 +55,8 @@ from podml.kubernetes.serving import (
     LABEL_REVISION,
     PORT,
     ServingObjects,
-    autoscaler,
-    deployment,
-    ingress,
-    service,
+    secret_name,
+    serving_objects,
 )
 
 log = logging.getLogger(__name__)
@@ -62,6 +64,7 @@ CRASHING: Final = frozenset(
     {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError"}
 )
 FAILED_AFTER_RESTARTS: Final = 3
+SECRETS_LOOKED_BACK: Final = 3  # revisions before the current one whose Secrets are deleted
 
 
 def _labels(obj: Any) -> dict[str, str]:
@@ -133,52 +136,66 @@ class KubernetesServing(ServingExecutor):
     async def apply_serving(self, spec: ServingSpec) -> None:
         namespace = await self.kube.ensure_namespace(spec.owner_sub)
         objects = self.objects(spec, namespace)
-        name = objects.name
-        # Any: the client's stubs do not declare `_content_type` (merge patches; no strategic merge).
-        apps: Any = self.kube.apps
-        core: Any = self.kube.core
-        hpa: Any = self.kube.autoscaling
-        net: Any = self.kube.networking
-        body: Any = deployment(objects)
-        if not await self.kube.create(
-            f"Deployment {name}", lambda: apps.create_namespaced_deployment(namespace, body)
-        ):
-            if spec.min_replicas != spec.max_replicas:
-                del body["spec"]["replicas"]  # the HPA's to decide
-            await self._patch(
-                f"Deployment {name}",
-                lambda: apps.patch_namespaced_deployment(name, namespace, body, _content_type=MERGE_PATCH),
-            )
-        svc: Any = service(objects)
-        if not await self.kube.create(
-            f"Service {name}", lambda: core.create_namespaced_service(namespace, svc)
-        ):
-            await self._patch(
-                f"Service {name}",
-                lambda: core.patch_namespaced_service(name, namespace, svc, _content_type=MERGE_PATCH),
-            )
-        scaler: Any = autoscaler(objects)
-        if not await self.kube.create(
-            f"HPA {name}", lambda: hpa.create_namespaced_horizontal_pod_autoscaler(namespace, scaler)
-        ):
-            await self._patch(
-                f"HPA {name}",
-                lambda: hpa.patch_namespaced_horizontal_pod_autoscaler(
-                    name, namespace, scaler, _content_type=MERGE_PATCH
-                ),
-            )
-        if spec.public:
-            route: Any = ingress(objects)
-            if not await self.kube.create(
-                f"Ingress {name}", lambda: net.create_namespaced_ingress(namespace, route)
-            ):
-                await self._patch(
-                    f"Ingress {name}",
-                    lambda: net.patch_namespaced_ingress(name, namespace, route, _content_type=MERGE_PATCH),
-                )
-        else:
+        for obj in serving_objects(objects):
+            await self._apply(namespace, obj, pinned=spec.min_replicas == spec.max_replicas)
+        if not spec.public:  # no longer public: no route past the gateway
+            name, net = objects.name, self.kube.networking
             await self._delete(f"Ingress {name}", lambda: net.delete_namespaced_ingress(name, namespace))
         self._where[spec.deployment_id] = namespace
+        await self._drop_secrets(namespace, spec.deployment_id, spec.revision, keep=True)
+
+    async def _apply(self, namespace: str, obj: dict[str, Any], *, pinned: bool) -> None:
+        """Create the object, or merge-patch it when it exists. The Deployment's replica count is
+        the HPA's to decide unless the bounds pin it."""
+        # Any: the client's stubs do not declare `_content_type` (merge patches; no strategic merge).
+        core: Any = self.kube.core
+        apps: Any = self.kube.apps
+        hpa: Any = self.kube.autoscaling
+        net: Any = self.kube.networking
+        calls: dict[str, tuple[str, Any, Any]] = {
+            "Secret": ("Secret", core.create_namespaced_secret, core.patch_namespaced_secret),
+            "Deployment": ("Deployment", apps.create_namespaced_deployment, apps.patch_namespaced_deployment),
+            "Service": ("Service", core.create_namespaced_service, core.patch_namespaced_service),
+            "HorizontalPodAutoscaler": (
+                "HPA",
+                hpa.create_namespaced_horizontal_pod_autoscaler,
+                hpa.patch_namespaced_horizontal_pod_autoscaler,
+            ),
+            "Ingress": ("Ingress", net.create_namespaced_ingress, net.patch_namespaced_ingress),
+        }
+        kind, create, patch = calls[obj["kind"]]
+        name = obj["metadata"]["name"]
+        what = f"{kind} {name}"
+        if not await self.kube.create(what, lambda: create(namespace, obj)):
+            if obj["kind"] == "Deployment" and not pinned:
+                del obj["spec"]["replicas"]
+            await self._patch(what, lambda: patch(name, namespace, obj, _content_type=MERGE_PATCH))
+
+    async def _drop_secrets(
+        self, namespace: str, deployment_id: uuid.UUID, revision: int, *, keep: bool
+    ) -> None:
+        """Delete the Secrets of `revision` and the `SECRETS_LOOKED_BACK` before it; with `keep`, only
+        those of older revisions that no pod uses any more (a Secret still in use goes at the next
+        apply; the URLs are re-signed well before they expire). By name: listing Secrets would let
+        the platform read every Secret of the cluster."""
+        in_use: set[int] = set()
+        if keep:
+            try:
+                pods = await self._pods(namespace, deployment_id)
+            except (ApiException, ExecutorError) as exc:
+                log.warning("deployment %s: old Secrets not deleted yet: %s", deployment_id, exc)
+                return
+            in_use = {revision} | {int(_labels(p).get(LABEL_REVISION) or 0) for p in pods}
+        for old in range(max(1, revision - SECRETS_LOOKED_BACK), revision + 1):
+            if old in in_use:
+                continue
+            name = secret_name(str(deployment_id), old)
+            try:
+                await self._delete(
+                    f"Secret {name}", partial(self.kube.core.delete_namespaced_secret, name, namespace)
+                )
+            except ExecutorError as exc:
+                log.warning("deployment %s: Secret %s not deleted yet: %s", deployment_id, name, exc)
 
     async def _patch(self, what: str, patch: Any) -> None:
         try:
@@ -288,6 +305,8 @@ class KubernetesServing(ServingExecutor):
             f"Deployment {name}",
             lambda: kube.apps.delete_namespaced_deployment(name, namespace, propagation_policy="Foreground"),
         )
+        revision = int(_labels(found[1].spec.template).get(LABEL_REVISION) or 0)
+        await self._drop_secrets(namespace, deployment_id, revision, keep=False)
         self._where.pop(deployment_id, None)
         self._ready.pop(deployment_id, None)
         self._endpoints.pop(deployment_id, None)

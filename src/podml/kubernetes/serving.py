@@ -6,9 +6,15 @@ One source of truth, two forms: `serving_objects` builds them in Python for the 
 
 Choices:
 * `model-<deployment id>` names the Deployment, the Service and the HPA; the selector is the
-  deployment id label alone, so a version switch (a new revision in the pod template's labels and
-  env) is a rolling update of the same Deployment: `maxUnavailable: 0`, `maxSurge: 1`, and pods
-  take traffic only once `/ready` answers, so no request fails.
+  deployment id label alone, so a version switch (a new revision in the pod template's labels) is
+  a rolling update of the same Deployment: `maxUnavailable: 0`, `maxSurge: 1`, and pods take
+  traffic only once `/ready` answers, so no request fails.
+* The pod contract's variables (the model's signed URLs among them) are a Secret per revision,
+  `model-<deployment id>-r<revision>`, that the container takes whole (`envFrom`). The platform
+  re-signs the URLs before they expire by patching that Secret: the pod template does not change,
+  so nothing rolls out, and a container that restarts reads the fresh URLs (a kubelet resolves
+  `envFrom` at each container start). The URLs stay out of the Deployment, which more people may
+  read than Secrets. The executor deletes a revision's Secret once no pod of it is left.
 * Pods run as the image's non-root `appuser` (uid 10001) with a read-only root filesystem, no
   privilege escalation, every capability dropped, the runtime's seccomp profile and no service-account
   token: Pod Security `restricted`. `/tmp` and the home directory are `emptyDir`s: the server
@@ -27,6 +33,7 @@ Choices:
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -74,6 +81,15 @@ class ServingObjects:
     def name(self) -> str:
         return f"model-{self.deployment_id}"
 
+    @property
+    def secret_name(self) -> str:
+        return secret_name(self.deployment_id, self.revision)
+
+
+def secret_name(deployment_id: str, revision: int) -> str:
+    """The Secret holding one revision's pod-contract variables."""
+    return f"model-{deployment_id}-r{revision}"
+
 
 def _labels(objects: ServingObjects) -> dict[str, str]:
     return {
@@ -97,8 +113,8 @@ def _container(objects: ServingObjects) -> dict[str, Any]:
         "image": objects.image,
         "imagePullPolicy": objects.pull_policy,
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "env": [{"name": key, "value": objects.env[key]} for key in sorted(objects.env)]
-        + [
+        "envFrom": [{"secretRef": {"name": objects.secret_name}}],
+        "env": [
             {"name": "PORT", "value": str(PORT)},
             {"name": "HOME", "value": "/home/appuser"},
             # After SIGTERM, /ready answers 503 but the listener stays open this long, while the
@@ -154,6 +170,22 @@ def deployment(objects: ServingObjects) -> dict[str, Any]:
             },
         },
     }
+
+
+def secret(objects: ServingObjects) -> dict[str, Any]:
+    """The revision's pod-contract variables (`envFrom` of the model server)."""
+    labels = {**_labels(objects), LABEL_REVISION: str(objects.revision)}
+    built: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": objects.secret_name, "namespace": objects.namespace, "labels": labels},
+        "type": "Opaque",
+    }
+    if objects.env:
+        built["data"] = {
+            key: base64.b64encode(objects.env[key].encode()).decode() for key in sorted(objects.env)
+        }
+    return built
 
 
 def service(objects: ServingObjects) -> dict[str, Any]:
@@ -218,7 +250,7 @@ def ingress(objects: ServingObjects) -> dict[str, Any]:
 
 def serving_objects(objects: ServingObjects) -> list[dict[str, Any]]:
     """The deployment's objects, in the order they are applied."""
-    built = [deployment(objects), service(objects), autoscaler(objects)]
+    built = [secret(objects), deployment(objects), service(objects), autoscaler(objects)]
     if objects.public:
         built.append(ingress(objects))
     return built
