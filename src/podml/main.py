@@ -22,7 +22,7 @@ from podml.api import api_router
 from podml.config import Settings, get_settings
 from podml.database import create_engine, create_sessionmaker
 from podml.errors import install_error_handlers
-from podml.executors.factory import build_executor, build_serving, kube_api
+from podml.executors.factory import build_executor, build_serving, forget_kube_api, kube_api
 from podml.executors.reconciler import Reconciler
 from podml.gateway.fastpath import PredictFastPath
 from podml.gateway.gateway import Gateway
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             await app.state.gateway.close()
             await app.state.serving.close()
             await app.state.executor.close()
+            forget_kube_api(settings)
             await app.state.engine.dispose()
 
     app = FastAPI(

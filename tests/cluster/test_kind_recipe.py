@@ -162,7 +162,13 @@ def test_the_platform_accepts_the_rendered_settings_in_production(monkeypatch: p
     egress = factory.egress(settings)
     assert (egress.platform_namespace, egress.ingress_namespace) == (NAMESPACE, "ingress-nginx")
     assert (settings.kubernetes_ingress_class, settings.kubernetes_ingress_host) == ("nginx", "localhost")
-    assert egress == Egress(platform_namespace=NAMESPACE)  # otherwise the defaults
+    # Users' pods reach MinIO in the cluster's own subnets only, not any host on 443 or 9000.
+    subnets = yaml.safe_load((KIND / "kind-config.yaml").read_text())["networking"]
+    assert egress.object_store_cidrs == (subnets["podSubnet"], subnets["serviceSubnet"])
+    assert egress.object_store_ports == (9000,)
+    assert egress == Egress(
+        platform_namespace=NAMESPACE, object_store_cidrs=egress.object_store_cidrs, object_store_ports=(9000,)
+    )  # otherwise the defaults
 
 
 def test_the_platforms_ingress_raises_the_body_size_limit_itself() -> None:

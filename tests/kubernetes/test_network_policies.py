@@ -208,3 +208,15 @@ async def test_a_changed_setting_reaches_existing_namespaces(kube_api: ApiClient
     wanted = {name: policy["spec"] for name, policy in _policies(changed).items()}
     assert stored == wanted
     assert namespace == namespace_name(SUB)
+
+
+def test_an_object_store_rule_open_to_every_address_is_warned_about() -> None:
+    # The defaults work with any object store (AWS S3 has no small CIDR), at the price of letting
+    # every pod reach any host on 443 and 9000: the platform says so at start-up until narrowed.
+    warning = Egress().object_store_is_anywhere()
+    assert warning is not None
+    assert "any host on TCP 443, 9000" in warning
+    assert "PODML_KUBERNETES_OBJECT_STORE_CIDRS" in warning
+    assert Egress(object_store_cidrs=("::/0",)).object_store_is_anywhere() is not None
+    narrowed = Egress(object_store_cidrs=("10.244.0.0/16", "52.216.0.0/15"), object_store_ports=(9000,))
+    assert narrowed.object_store_is_anywhere() is None

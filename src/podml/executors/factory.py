@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from podml.config import Settings
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
     from podml.executors.kubernetes_api import KubeApi
     from podml.kubernetes.namespaces import Egress
 
+log = logging.getLogger(__name__)
 _kube: dict[int, KubeApi] = {}
 
 
@@ -38,6 +40,10 @@ def kube_api(settings: Settings) -> KubeApi:
         from podml.executors.kubernetes_api import KubeApi
         from podml.kubernetes.namespaces import Quota
 
+        boundaries = egress(settings)
+        warning = boundaries.object_store_is_anywhere()
+        if warning:
+            log.warning("Kubernetes: %s", warning)
         configuration = client.Configuration()
         if settings.kubernetes_api_url:
             configuration.host = settings.kubernetes_api_url.rstrip("/")
@@ -49,10 +55,16 @@ def kube_api(settings: Settings) -> KubeApi:
         found = _kube[id(settings)] = KubeApi(
             client.ApiClient(configuration),
             quota=quota,
-            egress=egress(settings),
+            egress=boundaries,
             request_timeout=settings.kubernetes_request_timeout_seconds,
         )
     return found
+
+
+def forget_kube_api(settings: Settings) -> None:
+    """Drop the settings' client once the executors closed it: an app created again with the same
+    settings (in one process) gets a new one, not the closed one."""
+    _kube.pop(id(settings), None)
 
 
 def build_executor(settings: Settings) -> Executor:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -56,6 +57,20 @@ class Egress:
         for name in ("object_store_cidrs", "object_store_ports", "index_cidrs", "index_ports"):
             if not getattr(self, name):
                 raise ValueError(f"Egress.{name} is empty: it would admit every address or port")
+
+    def object_store_is_anywhere(self) -> str | None:
+        """A warning when the object store's rule admits every address: every pod, a user's training
+        code included, may then reach any host on those ports (the package index too, if a port is
+        shared). Narrow it to the store's CIDRs where they are known (MinIO in the cluster, a VPC
+        endpoint for S3)."""
+        if not any(ipaddress.ip_network(c, strict=False).prefixlen == 0 for c in self.object_store_cidrs):
+            return None
+        ports = ", ".join(str(p) for p in self.object_store_ports)
+        return (
+            f"the users' pods may reach any host on TCP {ports} (the object store's egress CIDRs admit "
+            "every address): set PODML_KUBERNETES_OBJECT_STORE_CIDRS (chart: executor.egress.objectStore) "
+            "to the object store's addresses"
+        )
 
 
 def namespace_name(user_id: str) -> str:
