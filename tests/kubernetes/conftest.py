@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, cast
 
 import kmock
 import pytest
 from kmock._internal import apps, parsing
+from kmock._internal.rendering import Request, Response
 from kubernetes_asyncio.client import ApiClient, Configuration
 
 _parse_path = parsing.parse_path
@@ -58,6 +59,33 @@ def _guess_k8s_any_watch_spelling(
 # Gap 4 (not fixed, not needed): kmock has no PUT (replace). PodML never replaces an object; it
 # creates, merge-patches and deletes. Nor does kmock end a watch after `timeoutSeconds`; the
 # informer ends its own watches a little after that (`kubernetes_watch`), so the resync still runs.
+
+
+def refuse(
+    k8s: kmock.KubernetesEmulator, code: int, reason: str, message: str, times: int = 1
+) -> Callable[[Request], Any]:
+    """A reaction answering the next `times` creates or patches with the API server's Status.
+
+    Gap 5: an API server refuses (429, 5xx, 403, 422) before it stores anything, but kmock stores
+    the object (or the patch) before any injected reaction answers, so a retried create would meet
+    409 and pass by adoption. The refused write is undone here: a retry meets what a cluster holds."""
+    left = [times]
+
+    def answer(request: Request) -> Any:
+        if left[0] == 0:
+            return NotImplemented  # the emulator answers from now on
+        left[0] -= 1
+        assert request.resource is not None
+        if request.action == kmock.action.CREATE:
+            del k8s.objects[request.resource, request.namespace, request.data["metadata"]["name"]]
+        else:  # a patch: its version goes
+            del k8s.objects[request.resource, request.namespace, str(request.name), -1]
+        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
+        payload = {**status, "code": code, "reason": reason, "message": message}
+        headers = {"Retry-After": "1"} if code == 429 else {}
+        return Response(status=code, payload=payload, headers=headers)
+
+    return answer
 
 
 @asynccontextmanager

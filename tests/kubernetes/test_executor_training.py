@@ -18,6 +18,7 @@ from podml.executors.kubernetes_api import KubeApi
 from podml.kubernetes.namespaces import namespace_name
 from podml.kubernetes.training import training_job
 from podml.resources import Resources
+from tests.kubernetes.conftest import refuse
 
 IMAGE = "registry.example.com/podml-trainer:0.1.0"
 OWNER = "8f14e45f-ceea-467a-9575-8f5b1c3c1e2d"
@@ -161,12 +162,12 @@ async def test_failures_say_why(kube_api: ApiClient) -> None:
 
 async def test_api_errors_are_retried_or_reported(k8s: kmock.KubernetesEmulator, kube_api: ApiClient) -> None:
     executor = _executor(kube_api)
-    flaky = iter([Response(status=500), Response(status=503)])
-    k8s["post", JOBS] << (lambda: next(flaky))  # twice a server error, then the emulator answers
+    # Twice a server error (nothing stored, as a real API server), then the emulator answers.
+    k8s["post", JOBS] << refuse(k8s, 500, "InternalError", "etcdserver: request timed out", times=2)
     spec = _spec()
     await executor.start_training(spec)
     assert (await executor.observe_training(spec.job_id)).phase == Phase.PENDING
-    assert len(k8s["post", JOBS]) >= 2  # server errors retried, then created
+    assert len(k8s["post", JOBS]) == 3  # two server errors retried, then created (not adopted)
 
 
 async def test_a_quota_refusal_is_the_jobs_reason(k8s: kmock.KubernetesEmulator, kube_api: ApiClient) -> None:

@@ -93,7 +93,7 @@ class DeploymentLoop:
 
     async def _follow_one(self, session: AsyncSession, deployment: Deployment) -> bool:
         if deployment.status == "deleting":
-            return await self._teardown(session, deployment.id)
+            return await self._teardown(session, deployment)
         version = await session.get(ModelVersion, deployment.version_id)
         observation = await self.serving.observe_serving(deployment.id)
         hold: tuple[str, str] | None = None
@@ -112,12 +112,16 @@ class DeploymentLoop:
         status, reason = _derive(deployment, observation, hold)
         return await self._record(session, deployment, observation, status, reason)
 
-    async def _teardown(self, session: AsyncSession, deployment_id: uuid.UUID) -> bool:
+    async def _teardown(self, session: AsyncSession, deployment: Deployment) -> bool:
         """Stop the replicas in the background (they drain for a second or more: other deployments
         must not wait for that), then remove the row; True while that is under way."""
+        deployment_id = deployment.id
         task = self._deleting.get(deployment_id)
         if task is None:
-            self._deleting[deployment_id] = asyncio.create_task(self.serving.delete_serving(deployment_id))
+            stop = self.serving.delete_serving(
+                deployment_id, owner_sub=deployment.owner_sub, revision=deployment.revision
+            )
+            self._deleting[deployment_id] = asyncio.create_task(stop)
             return True
         if not task.done():
             return True

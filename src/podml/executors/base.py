@@ -173,8 +173,12 @@ class ServingExecutor(abc.ABC):
         """The replicas as they are now; `exists=False` when nothing runs for this deployment."""
 
     @abc.abstractmethod
-    async def delete_serving(self, deployment_id: uuid.UUID) -> None:
-        """Stop every replica (draining first) and forget the deployment; idempotent."""
+    async def delete_serving(
+        self, deployment_id: uuid.UUID, *, owner_sub: str | None = None, revision: int | None = None
+    ) -> None:
+        """Stop every replica (draining first) and forget the deployment; idempotent. The owner and
+        the last revision, when given, say where the deployment's objects are even if part of them
+        is gone already (someone deleted the Kubernetes Deployment by hand)."""
 
     @abc.abstractmethod
     def endpoints(self, deployment_id: uuid.UUID) -> list[str]:

@@ -39,17 +39,17 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from podml.executors.base import (
     ExecutorError,
     ReplicaPhase,
-    ReplicaStatus,
     ServingExecutor,
     ServingObservation,
     ServingSpec,
     serving_name,
 )
-from podml.executors.kubernetes import terminated_reason
 from podml.executors.kubernetes_api import MERGE_PATCH, KubeApi, refused
+from podml.executors.kubernetes_replicas import labels_of as _labels
+from podml.executors.kubernetes_replicas import replica, replica_failure, serves
 from podml.executors.kubernetes_watch import Informer
 from podml.kubernetes.labels import user_label
-from podml.kubernetes.namespaces import LABEL_NEEDS_INDEX
+from podml.kubernetes.namespaces import LABEL_NEEDS_INDEX, namespace_name
 from podml.kubernetes.serving import (
     LABEL_DEPLOYMENT,
     LABEL_REVISION,
@@ -60,15 +60,8 @@ from podml.kubernetes.serving import (
 )
 
 log = logging.getLogger(__name__)
-CRASHING: Final = frozenset(
-    {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError"}
-)
 FAILED_AFTER_RESTARTS: Final = 3
 SECRETS_LOOKED_BACK: Final = 3  # revisions before the current one whose Secrets are deleted
-
-
-def _labels(obj: Any) -> dict[str, str]:
-    return dict(obj.metadata.labels or {}) if obj.metadata is not None else {}
 
 
 class KubernetesServing(ServingExecutor):
@@ -90,6 +83,7 @@ class KubernetesServing(ServingExecutor):
         self.ingress_host = ingress_host
         self._where: dict[uuid.UUID, str] = {}  # deployment id -> namespace
         self._ready: dict[uuid.UUID, bool] = {}
+        self._revisions: dict[uuid.UUID, int] = {}  # the last revision this process applied
         resync = resync_seconds
         apps, core = kube.apps, kube.core
         self.deployments = Informer(
@@ -142,6 +136,7 @@ class KubernetesServing(ServingExecutor):
             name, net = objects.name, self.kube.networking
             await self._delete(f"Ingress {name}", lambda: net.delete_namespaced_ingress(name, namespace))
         self._where[spec.deployment_id] = namespace
+        self._revisions[spec.deployment_id] = spec.revision
         await self._drop_secrets(namespace, spec.deployment_id, spec.revision, keep=True)
 
     async def _apply(self, namespace: str, obj: dict[str, Any], *, pinned: bool) -> None:
@@ -257,14 +252,14 @@ class KubernetesServing(ServingExecutor):
             return ServingObservation(exists=False)
         namespace, item = found
         template_revision = int(_labels(item.spec.template).get(LABEL_REVISION, "0") or 0)
-        replicas = tuple(_replica(pod) for pod in await self._pods(namespace, deployment_id))
+        replicas = tuple(replica(pod) for pod in await self._pods(namespace, deployment_id))
         ready_revisions = Counter(r.revision for r in replicas if r.phase == ReplicaPhase.READY)
         if template_revision in ready_revisions or not ready_revisions:
             revision = template_revision
         else:
             revision = max(ready_revisions)
         current = [r for r in replicas if r.revision == template_revision]
-        failure = _replica_failure(item)  # e.g. the namespace's quota refused the pods
+        failure = replica_failure(item)  # e.g. the namespace's quota refused the pods
         if current and all(
             r.phase == ReplicaPhase.FAILED and r.restarts >= FAILED_AFTER_RESTARTS for r in current
         ):
@@ -286,11 +281,19 @@ class KubernetesServing(ServingExecutor):
         )
         return [p for p in listed.items if _labels(p).get(LABEL_DEPLOYMENT) == str(deployment_id)]
 
-    async def delete_serving(self, deployment_id: uuid.UUID) -> None:
+    async def delete_serving(
+        self, deployment_id: uuid.UUID, *, owner_sub: str | None = None, revision: int | None = None
+    ) -> None:
+        known = self._where.get(deployment_id) or (namespace_name(owner_sub) if owner_sub else None)
         found = await self._find(deployment_id)
-        if found is None:
+        if found is not None:
+            namespace: str = found[0]
+            revision = int(_labels(found[1].spec.template).get(LABEL_REVISION) or 0)
+        elif known is not None:  # no Deployment (deleted by hand?): the rest may be left
+            namespace = known
+            revision = revision or self._revisions.get(deployment_id)
+        else:
             return
-        namespace, _ = found
         name = serving_name(deployment_id)
         kube = self.kube
         await self._delete(
@@ -305,11 +308,12 @@ class KubernetesServing(ServingExecutor):
             f"Deployment {name}",
             lambda: kube.apps.delete_namespaced_deployment(name, namespace, propagation_policy="Foreground"),
         )
-        revision = int(_labels(found[1].spec.template).get(LABEL_REVISION) or 0)
-        await self._drop_secrets(namespace, deployment_id, revision, keep=False)
+        if revision:
+            await self._drop_secrets(namespace, deployment_id, revision, keep=False)
         self._where.pop(deployment_id, None)
         self._ready.pop(deployment_id, None)
         self._endpoints.pop(deployment_id, None)
+        self._revisions.pop(deployment_id, None)
 
     async def prepare(self) -> None:
         self.deployments.start()
@@ -336,7 +340,7 @@ class KubernetesServing(ServingExecutor):
             urls = sorted(
                 f"http://{pod.status.pod_ip}:{PORT}"
                 for pod in self.pods.select(str(deployment_id))
-                if _serves(pod)
+                if serves(pod)
             )
             self._endpoints[deployment_id] = (self.pods.version, urls)
             return urls
@@ -344,52 +348,3 @@ class KubernetesServing(ServingExecutor):
         if namespace is None or not self._ready.get(deployment_id):
             return []
         return [f"http://{serving_name(deployment_id)}.{namespace}.svc.cluster.local"]
-
-
-def _serves(pod: Any) -> bool:
-    """Ready, not terminating, with an address: what an EndpointSlice lists as ready."""
-    status = pod.status
-    if status is None or not status.pod_ip or pod.metadata.deletion_timestamp is not None:
-        return False
-    return any(c.type == "Ready" and c.status == "True" for c in status.conditions or [])
-
-
-def _replica_failure(item: Any) -> str | None:
-    """The Deployment controller's own complaint: pods it could not create (quota, policy)."""
-    for condition in (item.status.conditions or []) if item.status is not None else []:
-        if condition.type == "ReplicaFailure" and condition.status == "True":
-            return f"Kubernetes could not create the replicas: {condition.message or condition.reason}"
-    return None
-
-
-def _replica(pod: Any) -> ReplicaStatus:
-    labels = _labels(pod)
-    revision = int(labels.get(LABEL_REVISION, "0") or 0)
-    status = pod.status
-    statuses = (status.container_statuses or []) if status is not None else []
-    restarts = sum(c.restart_count or 0 for c in statuses)
-    started = status.start_time.timestamp() if status is not None and status.start_time is not None else None
-    url = f"http://{status.pod_ip}:8080" if status is not None and status.pod_ip else None
-    reason = None
-    for container in statuses:
-        last = container.last_state.terminated if container.last_state is not None else None
-        if last is not None:
-            reason = terminated_reason(last)
-    base = {
-        "name": pod.metadata.name,
-        "revision": revision,
-        "restarts": restarts,
-        "started_at": started,
-        "url": url,
-    }
-    if pod.metadata.deletion_timestamp is not None:
-        return ReplicaStatus(phase=ReplicaPhase.STOPPING, reason=reason, **base)
-    for container in statuses:
-        waiting = container.state.waiting if container.state is not None else None
-        if waiting is not None and waiting.reason in CRASHING:
-            detail = reason or f"{waiting.reason}: {waiting.message or ''}".strip(": ")
-            return ReplicaStatus(phase=ReplicaPhase.FAILED, reason=detail, **base)
-    conditions = {c.type: c.status for c in (status.conditions or [])} if status is not None else {}
-    if conditions.get("Ready") == "True":
-        return ReplicaStatus(phase=ReplicaPhase.READY, reason=reason, **base)
-    return ReplicaStatus(phase=ReplicaPhase.STARTING, reason=reason, **base)

@@ -174,7 +174,9 @@ class LocalServing(ServingExecutor):
             failure=deployment.failure(),
         )
 
-    async def delete_serving(self, deployment_id: uuid.UUID) -> None:
+    async def delete_serving(
+        self, deployment_id: uuid.UUID, *, owner_sub: str | None = None, revision: int | None = None
+    ) -> None:
         deployment = self._deployments.get(deployment_id)
         self._reader.forget(deployment_id)
         if deployment is None:
