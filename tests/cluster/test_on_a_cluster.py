@@ -9,7 +9,7 @@ controllers, the quota, Pod Security and the NetworkPolicies are the cluster's o
 A user registers, uploads a CSV, creates a configuration and trains; the Job `train-<job id>`
 runs in their namespace `user-<sub>` (restricted Pod Security, the quota, the policies); the
 version builds; the deployment's Deployment `model-<id>` becomes ready and serves predictions
-through the gateway; deleting the deployment removes its Deployment and Service from the cluster.
+through the gateway; deleting the deployment removes its Deployment, Service and Secret from the cluster.
 """
 
 from __future__ import annotations
@@ -218,6 +218,9 @@ async def test_a_csv_becomes_a_live_endpoint_on_the_cluster(api: Api, kube: ApiC
     k8s_deployment = await apps.read_namespaced_deployment(name, namespace)
     assert (k8s_deployment.status.ready_replicas or 0) >= 1
     await core.read_namespaced_service(name, namespace)
+    # The pod contract (signed URLs) is the revision's Secret, taken whole by the container.
+    secret = k8s_deployment.spec.template.spec.containers[0].env_from[0].secret_ref.name
+    await core.read_namespaced_secret(secret, namespace)
 
     # Predictions through the gateway, from the model server in the user's namespace.
     predictions = await _predict(api, user, created["id"], [[1.0], [2.0], [-4.0]])
@@ -228,3 +231,4 @@ async def test_a_csv_becomes_a_live_endpoint_on_the_cluster(api: Api, kube: ApiC
     assert deleted.status_code == 204, deleted.text
     await _gone(lambda: apps.read_namespaced_deployment(name, namespace), f"Deployment {name}")
     await _gone(lambda: core.read_namespaced_service(name, namespace), f"Service {name}")
+    await _gone(lambda: core.read_namespaced_secret(secret, namespace), f"Secret {secret}")
