@@ -62,7 +62,12 @@ def _guess_k8s_any_watch_spelling(
 
 
 def refuse(
-    k8s: kmock.KubernetesEmulator, code: int, reason: str, message: str, times: int = 1
+    k8s: kmock.KubernetesEmulator,
+    code: int,
+    reason: str,
+    message: str,
+    times: int = 1,
+    retry_after: float | None = None,
 ) -> Callable[[Request], Any]:
     """A reaction answering the next `times` creates or patches with the API server's Status.
 
@@ -82,7 +87,7 @@ def refuse(
             del k8s.objects[request.resource, request.namespace, str(request.name), -1]
         status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
         payload = {**status, "code": code, "reason": reason, "message": message}
-        headers = {"Retry-After": "1"} if code == 429 else {}
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
         return Response(status=code, payload=payload, headers=headers)
 
     return answer

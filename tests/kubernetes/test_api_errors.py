@@ -6,6 +6,7 @@ test_executor_training and test_executor_serving; 403 and 5xx by their error tes
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -223,3 +224,16 @@ async def test_a_process_that_never_applied_it_deletes_what_is_left_by_owner_and
     assert "services" in _left(k8s, spec.deployment_id)
     await fresh.delete_serving(spec.deployment_id, owner_sub=SERVING_OWNER, revision=spec.revision)
     assert _left(k8s, spec.deployment_id) == []
+
+
+async def test_a_throttling_server_is_given_the_pause_it_asks_for(
+    k8s: kmock.KubernetesEmulator, kube_api: ApiClient
+) -> None:
+    """API Priority and Fairness says when to come back (Retry-After); asking sooner would only be
+    throttled again. The executor's own back-off here is 10 ms."""
+    k8s["post", JOBS] << refuse(k8s, 429, "TooManyRequests", THROTTLED, retry_after=1)
+    executor, spec = _executor(kube_api), _training_spec()
+    began = time.monotonic()
+    await executor.start_training(spec)
+    assert time.monotonic() - began >= 1.0
+    assert len(k8s["post", JOBS]) == 2

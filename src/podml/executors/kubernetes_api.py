@@ -8,10 +8,10 @@ the package index's CIDRs and ports): a changed setting reaches every namespace 
 
 Every call has a deadline (`request_timeout`, `PODML_KUBERNETES_REQUEST_TIMEOUT_SECONDS`): the
 client itself sets none, and an API server that accepts a connection but never answers would hold
-the reconciler for good. Retried with backoff (`RETRY_DELAYS`): 429, 5xx, timeouts and connection
-errors (refused, reset, a server that hangs up). Not retried,
-reported as an `ExecutorError` the owner reads: 403 (a quota or policy refusal) and 422 (an
-object the API server finds invalid); 409 on create means it exists (adopted).
+the reconciler for good. Retried with backoff (`RETRY_DELAYS`, or longer when a 429 says
+`Retry-After`): 429, 5xx, timeouts and connection errors (refused, reset, a server that hangs
+up). Not retried, reported as an `ExecutorError` the owner reads: 403 (a quota or policy refusal)
+and 422 (an object the API server finds invalid); 409 on create means it exists (adopted).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_DELAYS: Final = (0.2, 0.5, 1.0, 2.0)
 REQUEST_TIMEOUT: Final = 30.0  # seconds
+MAX_RETRY_AFTER: Final = 10.0  # seconds: the most of a server's Retry-After that is honoured
 RETRYABLE: Final = frozenset({429, 500, 502, 503, 504})
 MERGE_PATCH: Final = "application/merge-patch+json"
 QuotaLookup = Callable[[str], Awaitable[Quota]]
@@ -82,6 +83,7 @@ class KubeApi:
             except ApiException as exc:
                 if exc.status not in RETRYABLE or delay is None:
                     raise
+                delay = max(delay, retry_after(exc))
                 log.warning(
                     "%s: %s (%s); retry %d in %.1f s", what, exc.status, api_message(exc), attempt + 1, delay
                 )
@@ -145,6 +147,16 @@ class KubeApi:
 
     async def close(self) -> None:
         await self.api.close()
+
+
+def retry_after(exc: ApiException) -> float:
+    """The pause a throttling API server asks for (`Retry-After`, in seconds; API Priority and
+    Fairness sends one with 429), at most `MAX_RETRY_AFTER`; 0 when it asks for none."""
+    value = exc.headers.get("Retry-After") if exc.headers is not None else None
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER) if value is not None else 0.0
+    except ValueError:  # an HTTP date: rare from an API server; our own back-off then
+        return 0.0
 
 
 def refused(what: str, exc: ApiException) -> ExecutorError:
