@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.joblib"
 METRICS_FILE = "metrics.json"
 URL_MARGIN_SECONDS = 600
+LOG_LIMIT_BYTES = 4 * 1024 * 1024  # the end of a job's log that is kept
 
 
 @dataclass
@@ -175,10 +176,22 @@ async def start(
         log.warning("job %s could not start: %s", job.id, detail)
         await _fail(session, storage, job, f"could not start: {detail}")
         return False
-    job.status = "running"
-    job.started_at = utcnow()
-    job.executor = executor.name
-    job.status_message = "running"
+    running = {
+        "status": "running",
+        "started_at": utcnow(),
+        "executor": executor.name,
+        "status_message": "running",
+    }
+    if not await repository.move(session, job, "queued", **running):
+        # Cancelled by its owner while it was being started: stop what was started.
+        await session.commit()
+        log.info("job %s was %s while it started; stopping it", job.id, job.status)
+        try:
+            await executor.cancel_training(job.id)
+            await executor.cleanup_training(job.id)
+        except ExecutorError as exc:
+            log.warning("job %s: could not stop its execution: %s", job.id, exc)
+        return False
     await session.commit()
     log.info("job %s started on %s", job.id, executor.name)
     return True
@@ -195,7 +208,7 @@ async def follow(session: AsyncSession, storage: Storage, executor: Executor) ->
                 observation = await executor.observe_training(job.id)
             except ExecutorError as exc:  # the executor's API is out of reach: ask again next pass
                 if not _overdue(job):
-                    await _unobserved(session, job, exc)
+                    await _unobserved(session, job, exc, "running; its state cannot be read for now")
                     continue
                 observation = Observation(Phase.FAILED, reason=f"its state could not be read: {exc}")
             if observation.phase in (Phase.RUNNING, Phase.PENDING):
@@ -204,7 +217,14 @@ async def follow(session: AsyncSession, storage: Storage, executor: Executor) ->
                     job.status_message = message  # e.g. why Kubernetes has not started its pod
                     await session.commit()
                 continue
-            await settle(session, storage, executor, job, observation)
+            try:
+                logs = await executor.training_logs(job.id, LOG_LIMIT_BYTES)
+            except ExecutorError as exc:  # ended, but its logs are out of reach: ask again next pass
+                if not _overdue(job):
+                    await _unobserved(session, job, exc, "ended; its logs cannot be read for now")
+                    continue
+                logs = f"(the logs could not be read: {exc})\n"
+            await settle(session, storage, executor, job, observation, logs)
         except Exception as exc:
             # One job's trouble must not hold up the others: fail it with the reason instead.
             log.exception("job %s could not be settled", job.id)
@@ -216,10 +236,11 @@ async def follow(session: AsyncSession, storage: Storage, executor: Executor) ->
     return ended
 
 
-async def _unobserved(session: AsyncSession, job: TrainingJob, exc: ExecutorError) -> None:
-    """The job runs on, as far as anyone knows; its status message says why it is not followed."""
+async def _unobserved(session: AsyncSession, job: TrainingJob, exc: ExecutorError, what: str) -> None:
+    """The job stays running (as far as the platform knows); its status message says why it is not
+    settled yet."""
     log.warning("job %s: could not ask the executor (%s); asking again", job.id, exc)
-    message = f"running; its state cannot be read for now: {exc}"[:500]
+    message = f"{what}: {exc}"[:500]
     if job.status_message != message and job.cancel_requested_at is None:
         job.status_message = message
         await session.commit()
@@ -240,9 +261,14 @@ def _progress(observation: Observation) -> str:
 
 
 async def settle(
-    session: AsyncSession, storage: Storage, executor: Executor, job: TrainingJob, observation: Observation
+    session: AsyncSession,
+    storage: Storage,
+    executor: Executor,
+    job: TrainingJob,
+    observation: Observation,
+    logs: str,
 ) -> None:
-    job.log_key = await _keep_logs(storage, executor, job)
+    job.log_key = await _keep_logs(storage, job, logs)
     if job.cancel_requested_at is not None:
         await _fail(session, storage, job, "cancelled by its owner", status="cancelled")
     elif observation.phase == Phase.SUCCEEDED:
@@ -255,8 +281,7 @@ async def settle(
     await executor.cleanup_training(job.id)
 
 
-async def _keep_logs(storage: Storage, executor: Executor, job: TrainingJob) -> str | None:
-    text = await executor.training_logs(job.id, 4 * 1024 * 1024)
+async def _keep_logs(storage: Storage, job: TrainingJob, text: str) -> str | None:
     key = job_prefix(job.owner_sub, str(job.id)) + "log.txt"
     try:
         await storage.put_bytes(key, text.encode(), content_type="text/plain")

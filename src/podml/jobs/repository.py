@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from podml.database import fetch_page
 from podml.jobs.models import FINAL_STATUSES, TrainingJob
@@ -57,3 +60,22 @@ async def list_by_status(session: AsyncSession, status: str) -> Sequence[Trainin
         .order_by(TrainingJob.created_at, TrainingJob.id)
     )
     return (await session.execute(stmt)).scalars().all()
+
+
+async def move(session: AsyncSession, job: TrainingJob, from_status: str, **values: object) -> bool:
+    """Set `values` on the job only if it is still in `from_status` (one conditional UPDATE, so a
+    concurrent change, e.g. a cancel while the scheduler starts it, is never overwritten); the
+    object follows. False when the job had moved on; the caller commits."""
+    stmt = (
+        update(TrainingJob)
+        .where(TrainingJob.id == job.id, TrainingJob.status == from_status)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    result = cast(CursorResult[Any], await session.execute(stmt))
+    if result.rowcount != 1:
+        await session.refresh(job)
+        return False
+    for name, value in values.items():
+        set_committed_value(job, name, value)
+    return True

@@ -87,10 +87,19 @@ async def cancel(session: AsyncSession, principal: Principal, job_id: uuid.UUID)
         raise JobAlreadyFinished(f"the job has already {job.status}")
     now = utcnow()
     if job.status == "queued":
-        job.status = "cancelled"
-        job.finished_at = now
-        job.status_message = None
-        job.error = "cancelled before it started"
+        cancelled = {
+            "status": "cancelled",
+            "finished_at": now,
+            "status_message": None,
+            "error": "cancelled before it started",
+            "cancel_requested_at": now,
+        }
+        # Conditional: if the scheduler started it meanwhile, it is running and is asked to stop.
+        if await repository.move(session, job, "queued", **cancelled):
+            await session.commit()
+            return job
+        if job.status in FINAL_STATUSES:
+            raise JobAlreadyFinished(f"the job has already {job.status}")
     job.cancel_requested_at = now
     await session.commit()
     return job
