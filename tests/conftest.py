@@ -6,8 +6,6 @@ signing up new users (every resource is scoped by owner), so a database is never
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,12 +16,12 @@ from fastapi import FastAPI
 from kubernetes_asyncio.client import ApiClient, Configuration
 
 from podml.config import Settings
-from podml.executors import factory
 from podml.main import create_app
 from tests.kubernetes.conftest import kubernetes_emulator_thread
 from tests.support.api import Api
 from tests.support.databases import database_url
 from tests.support.kubelet import Kubelet
+from tests.support.kubelet import running as kubelet_running
 from tests.support.live import Live, live_app, live_port
 
 # One moto server (Cognito: moto_server, moto_cognito, aws_dummy_credentials) and one rclone S3
@@ -124,16 +122,10 @@ async def live(
     # The API server on a thread of its own, as a real one is: its latency is not the platform's.
     with kubernetes_emulator_thread() as (emulator, url):
         settings = make_settings(data, db_url, executor="kubernetes", kubernetes_api_url=url, **overrides)
-        async with ApiClient(Configuration(host=url)) as kube:
-            kubelet = Kubelet(emulator, kube, data / "pods")
-            task = asyncio.create_task(kubelet.run())
-            try:
-                async with live_app(settings) as running:
-                    running.kubelet = kubelet
-                    yield running
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-                await kubelet.stop()
-                factory._kube.pop(id(settings), None)  # the API client belonged to this emulator
+        async with (
+            ApiClient(Configuration(host=url)) as kube,
+            kubelet_running(Kubelet(emulator, kube, data / "pods")) as kubelet,
+            live_app(settings) as running,
+        ):
+            running.kubelet = kubelet
+            yield running

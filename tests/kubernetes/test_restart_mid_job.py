@@ -26,7 +26,6 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiClient, Configuration
 
 from podml.config import Settings
-from podml.executors import factory
 from podml.executors.base import Observation, Phase
 from podml.executors.kubernetes import KubernetesExecutor
 from tests.conftest import make_settings
@@ -34,6 +33,7 @@ from tests.kubernetes.conftest import kubernetes_emulator_thread
 from tests.support.api import ApiUser
 from tests.support.csvs import linear_csv
 from tests.support.kubelet import Kubelet
+from tests.support.kubelet import running as kubelet_running
 from tests.support.live import Live, live_app, live_port
 
 pytestmark = pytest.mark.timeout(180)
@@ -146,15 +146,8 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         )
         async with ApiClient(Configuration(host=url)) as kube:
             kubelet = HoldingKubelet(emulator, kube, tmp_path / "pods")
-            task = asyncio.create_task(kubelet.run())
-            try:
+            async with kubelet_running(kubelet):
                 yield Cluster(emulator, kube, kubelet, settings)
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-                await kubelet.stop()
-                factory._kube.pop(id(settings), None)
 
 
 async def start_job(live: Live) -> tuple[ApiUser, str]:

@@ -19,6 +19,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,16 @@ def _container(container: Any, state: dict[str, Any]) -> dict[str, Any]:
         "restartCount": 0,
         "state": state,
     }
+
+
+@contextlib.asynccontextmanager
+async def running(kubelet: Kubelet) -> AsyncIterator[Kubelet]:
+    """The kubelet at work (its sync loop) until the block ends; then its processes are stopped."""
+    task = asyncio.create_task(kubelet.run())
+    try:
+        yield kubelet
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await kubelet.stop()

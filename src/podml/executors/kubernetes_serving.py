@@ -84,8 +84,24 @@ class KubernetesServing(ServingExecutor):
         self._where: dict[uuid.UUID, str] = {}  # deployment id -> namespace
         self._ready: dict[uuid.UUID, bool] = {}
         self._revisions: dict[uuid.UUID, int] = {}  # the last revision this process applied
+        # Per kind: its name in messages, its create and its (merge) patch. Any: the client's stubs do
+        # not declare `_content_type` (merge patches; no strategic merge).
+        core: Any = kube.core
+        apps: Any = kube.apps
+        hpa: Any = kube.autoscaling
+        net: Any = kube.networking
+        self._writers: dict[str, tuple[str, Any, Any]] = {
+            "Secret": ("Secret", core.create_namespaced_secret, core.patch_namespaced_secret),
+            "Deployment": ("Deployment", apps.create_namespaced_deployment, apps.patch_namespaced_deployment),
+            "Service": ("Service", core.create_namespaced_service, core.patch_namespaced_service),
+            "HorizontalPodAutoscaler": (
+                "HPA",
+                hpa.create_namespaced_horizontal_pod_autoscaler,
+                hpa.patch_namespaced_horizontal_pod_autoscaler,
+            ),
+            "Ingress": ("Ingress", net.create_namespaced_ingress, net.patch_namespaced_ingress),
+        }
         resync = resync_seconds
-        apps, core = kube.apps, kube.core
         self.deployments = Informer(
             kube,
             "Deployments",
@@ -142,23 +158,7 @@ class KubernetesServing(ServingExecutor):
     async def _apply(self, namespace: str, obj: dict[str, Any], *, pinned: bool) -> None:
         """Create the object, or merge-patch it when it exists. The Deployment's replica count is
         the HPA's to decide unless the bounds pin it."""
-        # Any: the client's stubs do not declare `_content_type` (merge patches; no strategic merge).
-        core: Any = self.kube.core
-        apps: Any = self.kube.apps
-        hpa: Any = self.kube.autoscaling
-        net: Any = self.kube.networking
-        calls: dict[str, tuple[str, Any, Any]] = {
-            "Secret": ("Secret", core.create_namespaced_secret, core.patch_namespaced_secret),
-            "Deployment": ("Deployment", apps.create_namespaced_deployment, apps.patch_namespaced_deployment),
-            "Service": ("Service", core.create_namespaced_service, core.patch_namespaced_service),
-            "HorizontalPodAutoscaler": (
-                "HPA",
-                hpa.create_namespaced_horizontal_pod_autoscaler,
-                hpa.patch_namespaced_horizontal_pod_autoscaler,
-            ),
-            "Ingress": ("Ingress", net.create_namespaced_ingress, net.patch_namespaced_ingress),
-        }
-        kind, create, patch = calls[obj["kind"]]
+        kind, create, patch = self._writers[obj["kind"]]
         name = obj["metadata"]["name"]
         what = f"{kind} {name}"
         if not await self.kube.create(what, lambda: create(namespace, obj)):

@@ -207,8 +207,7 @@ async def follow(session: AsyncSession, storage: Storage, executor: Executor) ->
                     await executor.cancel_training(job.id)
                 observation = await executor.observe_training(job.id)
             except ExecutorError as exc:  # the executor's API is out of reach: ask again next pass
-                if not _overdue(job):
-                    await _unobserved(session, job, exc, "running; its state cannot be read for now")
+                if await _asks_again(session, job, exc, "running; its state cannot be read for now"):
                     continue
                 observation = Observation(Phase.FAILED, reason=f"its state could not be read: {exc}")
             if observation.phase in (Phase.RUNNING, Phase.PENDING):
@@ -220,8 +219,7 @@ async def follow(session: AsyncSession, storage: Storage, executor: Executor) ->
             try:
                 logs = await executor.training_logs(job.id, LOG_LIMIT_BYTES)
             except ExecutorError as exc:  # ended, but its logs are out of reach: ask again next pass
-                if not _overdue(job):
-                    await _unobserved(session, job, exc, "ended; its logs cannot be read for now")
+                if await _asks_again(session, job, exc, "ended; its logs cannot be read for now"):
                     continue
                 logs = f"(the logs could not be read: {exc})\n"
             await settle(session, storage, executor, job, observation, logs)
@@ -236,22 +234,20 @@ async def follow(session: AsyncSession, storage: Storage, executor: Executor) ->
     return ended
 
 
-async def _unobserved(session: AsyncSession, job: TrainingJob, exc: ExecutorError, what: str) -> None:
-    """The job stays running (as far as the platform knows); its status message says why it is not
-    settled yet."""
+async def _asks_again(session: AsyncSession, job: TrainingJob, exc: ExecutorError, what: str) -> bool:
+    """True when the executor is to be asked again next pass: the job stays running and its status
+    message says why it is not settled yet. False once it is past its timeout and its URLs' margin
+    (whatever runs can no longer deliver anything): then it is settled with what is known."""
+    if job.started_at is not None:
+        limit = _resources(job).timeout_seconds + URL_MARGIN_SECONDS
+        if (utcnow() - job.started_at).total_seconds() > limit:
+            return False
     log.warning("job %s: could not ask the executor (%s); asking again", job.id, exc)
     message = f"{what}: {exc}"[:500]
     if job.status_message != message and job.cancel_requested_at is None:
         job.status_message = message
         await session.commit()
-
-
-def _overdue(job: TrainingJob) -> bool:
-    """Past its timeout and its URLs' margin: whatever runs can no longer deliver anything."""
-    if job.started_at is None:
-        return False
-    limit = _resources(job).timeout_seconds + URL_MARGIN_SECONDS
-    return (utcnow() - job.started_at).total_seconds() > limit
+    return True
 
 
 def _progress(observation: Observation) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from podml.database import fetch_page
+from podml.database import fetch_page, utcnow
 from podml.jobs.models import FINAL_STATUSES, TrainingJob
 
 
@@ -65,7 +65,8 @@ async def list_by_status(session: AsyncSession, status: str) -> Sequence[Trainin
 async def move(session: AsyncSession, job: TrainingJob, from_status: str, **values: object) -> bool:
     """Set `values` on the job only if it is still in `from_status` (one conditional UPDATE, so a
     concurrent change, e.g. a cancel while the scheduler starts it, is never overwritten); the
-    object follows. False when the job had moved on; the caller commits."""
+    object follows (`updated_at` too). False when the job had moved on; the caller commits."""
+    values = {"updated_at": utcnow(), **values}
     stmt = (
         update(TrainingJob)
         .where(TrainingJob.id == job.id, TrainingJob.status == from_status)

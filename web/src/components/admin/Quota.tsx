@@ -99,6 +99,13 @@ function body(values: Record<(typeof FIELDS)[number], string>): QuotaUpdate {
   };
 }
 
+/** The three limits of the form, each with what it accepts. */
+const LIMITS = [
+  { name: "cpu", label: "CPU", hint: "Cores or millicores (500m, 2, 1.5)" },
+  { name: "memory", label: "Memory", hint: "With a unit (512Mi, 4Gi, 8G)" },
+  { name: "pods", label: "Pods", hint: "1 to 10,000" },
+] as const;
+
 export function QuotaForm({ quota, saving, removing, error, onSave, onRemove }: {
   quota: UserQuota;
   saving: boolean;
@@ -127,34 +134,19 @@ export function QuotaForm({ quota, saving, removing, error, onSave, onRemove }: 
   return (
     <form onSubmit={submit} className="flex flex-col gap-4" noValidate>
       <div className="grid gap-4 sm:grid-cols-3">
-        <Input
-          label="CPU"
-          value={values.cpu}
-          onChange={set("cpu")}
-          placeholder={quota.defaults.cpu}
-          hint={`Cores or millicores (500m, 2, 1.5); empty: the default, ${quota.defaults.cpu}`}
-          error={fields.cpu}
-          autoComplete="off"
-        />
-        <Input
-          label="Memory"
-          value={values.memory}
-          onChange={set("memory")}
-          placeholder={quota.defaults.memory}
-          hint={`With a unit (512Mi, 4Gi, 8G); empty: the default, ${quota.defaults.memory}`}
-          error={fields.memory}
-          autoComplete="off"
-        />
-        <Input
-          label="Pods"
-          value={values.pods}
-          onChange={set("pods")}
-          placeholder={String(quota.defaults.pods)}
-          inputMode="numeric"
-          hint={`1 to 10,000; empty: the default, ${quota.defaults.pods}`}
-          error={fields.pods}
-          autoComplete="off"
-        />
+        {LIMITS.map(({ name, label, hint }) => (
+          <Input
+            key={name}
+            label={label}
+            value={values[name]}
+            onChange={set(name)}
+            placeholder={String(quota.defaults[name])}
+            inputMode={name === "pods" ? "numeric" : undefined}
+            hint={`${hint}; empty: the default, ${quota.defaults[name]}`}
+            error={fields[name]}
+            autoComplete="off"
+          />
+        ))}
       </div>
       <Input
         label="Note"
