@@ -28,17 +28,14 @@ import logging
 import uuid
 from typing import Any
 
-from kubernetes_asyncio.client.exceptions import ApiException
-
 from podml.executors.base import (
     Executor,
-    ExecutorError,
     Observation,
     Phase,
     TrainingJobSpec,
     training_job_name,
 )
-from podml.executors.kubernetes_api import KubeApi, api_message
+from podml.executors.kubernetes_api import KubeApi
 from podml.executors.kubernetes_watch import Informer
 from podml.kubernetes.training import LABEL_JOB, training_job
 
@@ -96,24 +93,14 @@ class KubernetesExecutor(Executor):
                 self._where[job_id] = cached.metadata.namespace
                 return cached.metadata.namespace, cached
         if namespace is not None:
-            try:
-                job = await self.kube.call(
-                    f"read Job {name}", lambda: self.batch.read_namespaced_job(name, namespace)
-                )
-                return namespace, job
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise ExecutorError(
-                        f"could not read Job {name}: {exc.status} {api_message(exc)}"
-                    ) from exc
-                return None
-        try:
-            listed = await self.kube.call(
-                "list Jobs",
-                lambda: self.batch.list_job_for_all_namespaces(label_selector=f"{LABEL_JOB}={job_id}"),
+            job = await self.kube.ask_unless_absent(
+                f"read Job {name}", lambda: self.batch.read_namespaced_job(name, namespace)
             )
-        except ApiException as exc:
-            raise ExecutorError(f"could not list Jobs: {exc.status} {api_message(exc)}") from exc
+            return None if job is None else (namespace, job)
+        listed = await self.kube.ask(
+            "list Jobs",
+            lambda: self.batch.list_job_for_all_namespaces(label_selector=f"{LABEL_JOB}={job_id}"),
+        )
         for job in listed.items:  # the label selector is applied here too (not every server does)
             if (job.metadata.labels or {}).get(LABEL_JOB) == str(job_id) and job.metadata.name == name:
                 self._where[job_id] = job.metadata.namespace
@@ -123,21 +110,13 @@ class KubernetesExecutor(Executor):
     async def _pods(self, namespace: str, job_id: uuid.UUID, *, fresh: bool = False) -> list[Any]:
         if self.pods.synced and not fresh:
             return [p for p in self.pods.select(str(job_id)) if p.metadata.namespace == namespace]
-        listed = await self.kube.call(
+        listed = await self.kube.ask(
             "list pods",
             lambda: self.core.list_namespaced_pod(namespace, label_selector=f"{LABEL_JOB}={job_id}"),
         )
         return [p for p in listed.items if (p.metadata.labels or {}).get(LABEL_JOB) == str(job_id)]
 
     async def observe_training(self, job_id: uuid.UUID) -> Observation:
-        try:
-            return await self._observe(job_id)
-        except ApiException as exc:  # a refusal (403: RBAC) after the retries: the owner asks again
-            raise ExecutorError(
-                f"could not read Job {training_job_name(job_id)}: {exc.status} {api_message(exc)}"
-            ) from exc
-
-    async def _observe(self, job_id: uuid.UUID) -> Observation:
         if job_id in self._cancelled:  # its deletion was accepted: Kubernetes stops the pod
             return Observation(Phase.FAILED, reason="cancelled")
         found = await self._find(job_id)
@@ -182,8 +161,8 @@ class KubernetesExecutor(Executor):
         namespace's quota, or its Pod Security level. A real API server refuses the pod, not the
         Job, so the Job itself looks merely pending; its events say why."""
         selector = f"involvedObject.kind=Job,involvedObject.name={name}"
-        listed = await self.kube.call(
-            f"events of Job {name}",
+        listed = await self.kube.ask(
+            f"list the events of Job {name}",
             lambda: self.core.list_namespaced_event(namespace, field_selector=selector),
         )
         for event in listed.items:  # the selector is applied here too (not every server does)
@@ -219,14 +198,10 @@ class KubernetesExecutor(Executor):
             return
         namespace, _ = found
         name = training_job_name(job_id)
-        try:
-            await self.kube.call(
-                f"delete Job {name}",
-                lambda: self.batch.delete_namespaced_job(name, namespace, propagation_policy=propagation),
-            )
-        except ApiException as exc:
-            if exc.status != 404:
-                raise ExecutorError(f"could not delete Job {name}: {exc.status} {api_message(exc)}") from exc
+        await self.kube.ask_unless_absent(
+            f"delete Job {name}",
+            lambda: self.batch.delete_namespaced_job(name, namespace, propagation_policy=propagation),
+        )
 
     async def training_logs(self, job_id: uuid.UUID, tail_bytes: int = 256 * 1024) -> str:
         found = await self._find(job_id)
@@ -237,18 +212,14 @@ class KubernetesExecutor(Executor):
         if not pods:
             return ""
         pod = pods[-1].metadata.name
-        try:
-            text: str = await self.kube.call(
-                f"logs of {pod}",
-                lambda: self.core.read_namespaced_pod_log(
-                    pod, namespace, container="trainer", limit_bytes=tail_bytes
-                ),
-            )
-        except ApiException as exc:
-            if exc.status in (400, 404):  # not started yet, or gone
-                return ""
-            raise ExecutorError(f"could not read the logs of {pod}: {exc.status} {api_message(exc)}") from exc
-        return text
+        text: str | None = await self.kube.ask_unless_absent(
+            f"read the logs of {pod}",
+            lambda: self.core.read_namespaced_pod_log(
+                pod, namespace, container="trainer", limit_bytes=tail_bytes
+            ),
+            absent=frozenset({400, 404}),  # not started yet, or gone
+        )
+        return text or ""
 
     async def cleanup_training(self, job_id: uuid.UUID) -> None:
         if job_id not in self._cancelled:  # a cancelled Job's deletion is under way already

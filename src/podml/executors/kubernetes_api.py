@@ -99,6 +99,24 @@ class KubeApi:
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")
 
+    async def ask(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """`call` (retried as above); what the API server still refuses is an ExecutorError in its
+        words: "could not <what>: <status> <message>"."""
+        found = await self.ask_unless_absent(what, call, absent=frozenset())
+        assert found is not None
+        return found
+
+    async def ask_unless_absent(
+        self, what: str, call: Callable[[], Awaitable[T]], *, absent: frozenset[int] = frozenset({404})
+    ) -> T | None:
+        """`ask`, with None when the answer's status is in `absent` (404: no such object)."""
+        try:
+            return await self.call(what, call)
+        except ApiException as exc:
+            if exc.status in absent:
+                return None
+            raise ExecutorError(f"could not {what}: {exc.status} {api_message(exc)}") from exc
+
     async def create(self, what: str, create: Callable[[], Awaitable[Any]]) -> bool:
         """Create an object; False when it exists already (409). Refusals become ExecutorErrors."""
         try:

@@ -177,7 +177,7 @@ class KubernetesServing(ServingExecutor):
         if keep:
             try:
                 pods = await self._pods(namespace, deployment_id)
-            except (ApiException, ExecutorError) as exc:
+            except ExecutorError as exc:
                 log.warning("deployment %s: old Secrets not deleted yet: %s", deployment_id, exc)
                 return
             in_use = {revision} | {int(_labels(p).get(LABEL_REVISION) or 0) for p in pods}
@@ -199,11 +199,7 @@ class KubernetesServing(ServingExecutor):
             raise refused(what, exc) from exc
 
     async def _delete(self, what: str, delete: Any) -> None:
-        try:
-            await self.kube.call(what, delete)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise refused(what, exc) from exc
+        await self.kube.ask_unless_absent(f"delete {what}", delete)  # absent: deleted already
 
     async def _find(self, deployment_id: uuid.UUID) -> tuple[str, Any] | None:
         name = serving_name(deployment_id)
@@ -217,20 +213,17 @@ class KubernetesServing(ServingExecutor):
             namespace = self._where.get(deployment_id)
             if namespace is None:
                 return None
-        try:
-            found = await self.kube.call(
-                f"read Deployment {name}", lambda: self.kube.apps.read_namespaced_deployment(name, namespace)
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                self._where.pop(deployment_id, None)
-                return None
-            raise refused(f"Deployment {name}", exc) from exc
+        found = await self.kube.ask_unless_absent(
+            f"read Deployment {name}", lambda: self.kube.apps.read_namespaced_deployment(name, namespace)
+        )
+        if found is None:
+            self._where.pop(deployment_id, None)
+            return None
         return namespace, found
 
     async def refresh(self) -> None:
         """Learn every PodML deployment's namespace and readiness (for `endpoints`)."""
-        listed = await self.kube.call(
+        listed = await self.kube.ask(
             "list Deployments",
             lambda: self.kube.apps.list_deployment_for_all_namespaces(label_selector=LABEL_DEPLOYMENT),
         )
@@ -273,7 +266,7 @@ class KubernetesServing(ServingExecutor):
     async def _pods(self, namespace: str, deployment_id: uuid.UUID) -> list[Any]:
         if self.pods.synced:
             return [p for p in self.pods.select(str(deployment_id)) if p.metadata.namespace == namespace]
-        listed = await self.kube.call(
+        listed = await self.kube.ask(
             "list pods",
             lambda: self.kube.core.list_namespaced_pod(
                 namespace, label_selector=f"{LABEL_DEPLOYMENT}={deployment_id}"
